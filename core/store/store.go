@@ -1,0 +1,78 @@
+package store
+
+import (
+	"context"
+
+	"github.com/accord-chat/accord/core/model"
+	"github.com/accord-chat/accord/core/snowflake"
+)
+
+type ID = snowflake.ID
+
+// Store is the whole storage interface.
+type Store interface {
+	AccountStore
+	GuildStore
+	MessageStore
+	// Commit applies every op of the batch atomically and returns once it
+	// is durable.
+	Commit(ctx context.Context, b *Batch) error
+	Close() error
+}
+
+// AccountStore holds what does not belong to a guild: users, credentials,
+// tokens, applications and DM channels.
+type AccountStore interface {
+	GetUser(ctx context.Context, id ID) (*model.User, error)
+	// GetCredentials looks up a login (a lower-cased username).
+	GetCredentials(ctx context.Context, login string) (*model.Credentials, error)
+	GetToken(ctx context.Context, hash []byte) (*model.Token, error)
+	GetApplication(ctx context.Context, id ID) (*model.Application, error)
+	// ForEachUser calls fn for every user, in ID order.
+	ForEachUser(ctx context.Context, fn func(*model.User) error) error
+	// ForEachDM calls fn for every DM channel.
+	ForEachDM(ctx context.Context, fn func(*model.Channel) error) error
+}
+
+// GuildSnapshot is everything about one guild except its messages.
+type GuildSnapshot struct {
+	Guild    *model.Guild
+	Channels []*model.Channel
+	Roles    []*model.Role
+	Members  []*model.Member
+	Bans     []*model.Ban
+	Invites  []*model.Invite
+}
+
+// GuildStore holds guild metadata. The edge keeps every guild's metadata in
+// memory, so the store only needs to load it whole and to look up invites
+// by code.
+type GuildStore interface {
+	// ForEachGuild loads every guild, in ID order.
+	ForEachGuild(ctx context.Context, fn func(*GuildSnapshot) error) error
+	GetInvite(ctx context.Context, code string) (*model.Invite, error)
+}
+
+// MessageQuery selects a page of a channel's history. At most one of
+// Before, After and Around is set; none means the latest messages.
+type MessageQuery struct {
+	Before, After, Around ID
+	Limit                 int // 1–100
+}
+
+// MessageStore holds messages and reactions.
+type MessageStore interface {
+	GetMessage(ctx context.Context, channelID, messageID ID) (*model.Message, error)
+	// ListMessages returns a page of history, newest first, as Discord's
+	// API does for every query kind.
+	ListMessages(ctx context.Context, channelID ID, q MessageQuery) ([]*model.Message, error)
+	// ListPins returns a channel's pinned messages, newest first.
+	ListPins(ctx context.Context, channelID ID) ([]*model.Message, error)
+	// ListReactionUsers returns up to limit user IDs that reacted with
+	// emoji, in ID order, starting after the given ID.
+	ListReactionUsers(ctx context.Context, channelID, messageID ID, emoji string, after ID, limit int) ([]ID, error)
+	// HasReaction reports whether the user reacted with emoji.
+	HasReaction(ctx context.Context, channelID, messageID ID, emoji string, userID ID) (bool, error)
+	// LatestMessageID returns the newest message ID of a channel, or 0.
+	LatestMessageID(ctx context.Context, channelID ID) (ID, error)
+}
