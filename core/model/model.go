@@ -77,6 +77,9 @@ type Application struct {
 	BotPublic   bool   `json:"bot_public"`
 	VerifyKey   string `json:"verify_key"`
 	Flags       int    `json:"flags"`
+	// BotTokenHash is the digest of the bot's current token, revoked when
+	// the token is reset.
+	BotTokenHash []byte `json:"bot_token_hash,omitempty"`
 }
 
 // Guild is a community.

@@ -76,3 +76,12 @@ type MessageStore interface {
 	// LatestMessageID returns the newest message ID of a channel, or 0.
 	LatestMessageID(ctx context.Context, channelID ID) (ID, error)
 }
+
+// AsyncCommitter is implemented by stores that can fix a batch's place in
+// the commit order now and make it durable later. The guild sequencer uses
+// it so that it does not hold a guild's lock across an fsync: it orders the
+// batch under the lock, releases the lock, then waits. Batches committed
+// this way become durable in the order CommitAsync was called.
+type AsyncCommitter interface {
+	CommitAsync(ctx context.Context, b *Batch) (wait func() error, err error)
+}

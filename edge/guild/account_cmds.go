@@ -1,0 +1,232 @@
+package guild
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/accord-chat/accord/core/model"
+	"github.com/accord-chat/accord/core/store"
+	"github.com/accord-chat/accord/edge/auth"
+	"github.com/accord-chat/accord/edge/discord"
+)
+
+// ValidateUsername applies Discord's unique-username rules: 2–32
+// characters of a–z, 0–9, "_" and ".", with no two periods in a row.
+func ValidateUsername(f *discord.FormErrors, path, name string) {
+	if n := len(name); n < 2 || n > 32 {
+		f.Add(path, "BASE_TYPE_BAD_LENGTH", "Must be between 2 and 32 in length.")
+		return
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		ok := c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '.'
+		if !ok {
+			f.Add(path, "USERNAME_INVALID_CHARACTERS", "Username can only contain lowercase letters, numbers, underscores and periods.")
+			return
+		}
+	}
+	if strings.Contains(name, "..") {
+		f.Add(path, "USERNAME_INVALID_CHARACTERS", "Username cannot contain consecutive periods.")
+	}
+}
+
+// Register creates a user account and its first token.
+func (e *Engine) Register(ctx context.Context, username, password string) (*model.User, string, error) {
+	var f discord.FormErrors
+	ValidateUsername(&f, "username", username)
+	if n := utf8.RuneCountInString(password); n < 8 || n > 256 {
+		f.Add("password", "BASE_TYPE_BAD_LENGTH", "Must be between 8 and 256 in length.")
+	}
+	if err := f.Err(); err != nil {
+		return nil, "", err
+	}
+	hash, err := auth.HashPassword(password)
+	if err != nil {
+		return nil, "", err
+	}
+	e.acct.wmu.Lock()
+	defer e.acct.wmu.Unlock()
+	if e.UserByLogin(username) != nil {
+		return nil, "", discord.InvalidForm("username", "USERNAME_ALREADY_TAKEN", "Username is unavailable. Try adding numbers, letters, underscores _, or periods.")
+	}
+	u := &model.User{ID: e.NewID(), Username: username, Discriminator: "0"}
+	tok, digest := auth.NewToken(u.ID, e.now())
+	p := &plan{}
+	p.op(store.Op{Kind: store.OpPutUser, User: u})
+	p.op(store.Op{Kind: store.OpPutCredentials, Credentials: &model.Credentials{UserID: u.ID, Login: loginKey(username), PasswordHash: hash}})
+	p.op(store.Op{Kind: store.OpPutToken, Token: &model.Token{Hash: digest, UserID: u.ID, CreatedAt: e.Now()}})
+	if err := e.commitGlobal(ctx, p); err != nil {
+		return nil, "", err
+	}
+	return u, tok, nil
+}
+
+// Login checks a password and issues a new token.
+func (e *Engine) Login(ctx context.Context, login, password string) (*model.User, string, error) {
+	cred, err := e.st.GetCredentials(ctx, loginKey(login))
+	if errors.Is(err, store.ErrNotFound) {
+		// Spend the same time as a real check so response times do not
+		// reveal which logins exist.
+		_ = auth.CheckPassword("$2a$10$0000000000000000000000000000000000000000000000000000", password)
+		return nil, "", auth.ErrBadCredentials
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	if err := auth.CheckPassword(cred.PasswordHash, password); err != nil {
+		return nil, "", err
+	}
+	u := e.User(cred.UserID)
+	if u == nil {
+		return nil, "", auth.ErrBadCredentials
+	}
+	tok, digest := auth.NewToken(u.ID, e.now())
+	p := &plan{}
+	p.op(store.Op{Kind: store.OpPutToken, Token: &model.Token{Hash: digest, UserID: u.ID, CreatedAt: e.Now()}})
+	if err := e.commitGlobal(ctx, p); err != nil {
+		return nil, "", err
+	}
+	return u, tok, nil
+}
+
+// RevokeToken deletes a token so it no longer authenticates.
+func (e *Engine) RevokeToken(ctx context.Context, digest []byte) error {
+	p := &plan{}
+	p.op(store.Op{Kind: store.OpDeleteToken, Hash: digest})
+	return e.commitGlobal(ctx, p)
+}
+
+// CreateApplication makes a bot application owned by ownerID (0 for one
+// made by the operator) together with its bot user, and returns the bot's
+// first token.
+func (e *Engine) CreateApplication(ctx context.Context, ownerID ID, name, description string) (*model.Application, *model.User, string, error) {
+	var f discord.FormErrors
+	if n := utf8.RuneCountInString(strings.TrimSpace(name)); n < 1 || n > 100 {
+		f.Add("name", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length.")
+	}
+	if utf8.RuneCountInString(description) > 400 {
+		f.Add("description", "BASE_TYPE_MAX_LENGTH", "Must be 400 or fewer in length.")
+	}
+	if err := f.Err(); err != nil {
+		return nil, nil, "", err
+	}
+	id := e.NewID()
+	var vk [32]byte
+	_, _ = rand.Read(vk[:])
+	bot := &model.User{ID: id, Username: strings.TrimSpace(name), Discriminator: "0", Bot: true}
+	tok, digest := auth.NewToken(id, e.now())
+	app := &model.Application{ID: id, Name: strings.TrimSpace(name), Description: description, OwnerID: ownerID,
+		BotPublic: true, VerifyKey: hex.EncodeToString(vk[:]), BotTokenHash: digest}
+	p := &plan{}
+	p.op(store.Op{Kind: store.OpPutUser, User: bot})
+	p.op(store.Op{Kind: store.OpPutApplication, Application: app})
+	p.op(store.Op{Kind: store.OpPutToken, Token: &model.Token{Hash: digest, UserID: id, Bot: true, CreatedAt: e.Now()}})
+	e.acct.wmu.Lock()
+	defer e.acct.wmu.Unlock()
+	if err := e.commitGlobal(ctx, p); err != nil {
+		return nil, nil, "", err
+	}
+	return app, bot, tok, nil
+}
+
+// Application returns an application the caller owns (or, for a bot, its
+// own application).
+func (e *Engine) Application(ctx context.Context, callerID, appID ID) (*model.Application, error) {
+	app, err := e.st.GetApplication(ctx, appID)
+	if err != nil {
+		return nil, notFound(err, discord.ErrUnknownApplication)
+	}
+	if app.OwnerID != callerID && app.ID != callerID {
+		return nil, discord.ErrUnknownApplication
+	}
+	return app, nil
+}
+
+// ResetBotToken revokes the bot's token and issues a new one. Only the
+// application's owner may do it. The old digest is returned so the caller
+// can drop it from token caches.
+func (e *Engine) ResetBotToken(ctx context.Context, callerID, appID ID) (token string, oldDigest []byte, err error) {
+	e.acct.wmu.Lock()
+	defer e.acct.wmu.Unlock()
+	app, err := e.st.GetApplication(ctx, appID)
+	if err != nil {
+		return "", nil, notFound(err, discord.ErrUnknownApplication)
+	}
+	if app.OwnerID != callerID {
+		return "", nil, discord.ErrUnknownApplication
+	}
+	tok, digest := auth.NewToken(app.ID, e.now())
+	old := app.BotTokenHash
+	na := *app
+	na.BotTokenHash = digest
+	p := &plan{}
+	if len(old) > 0 {
+		p.op(store.Op{Kind: store.OpDeleteToken, Hash: old})
+	}
+	p.op(store.Op{Kind: store.OpPutApplication, Application: &na})
+	p.op(store.Op{Kind: store.OpPutToken, Token: &model.Token{Hash: digest, UserID: app.ID, Bot: true, CreatedAt: e.Now()}})
+	if err := e.commitGlobal(ctx, p); err != nil {
+		return "", nil, err
+	}
+	return tok, old, nil
+}
+
+// UserPatch is a change to the current user; nil fields stay.
+type UserPatch struct {
+	Username   *string
+	GlobalName **string
+	Avatar     **string
+}
+
+// ModifyUser changes the caller's profile and announces USER_UPDATE.
+func (e *Engine) ModifyUser(ctx context.Context, userID ID, patch UserPatch) (*model.User, error) {
+	e.acct.wmu.Lock()
+	defer e.acct.wmu.Unlock()
+	cur := e.User(userID)
+	if cur == nil {
+		return nil, discord.ErrUnknownUser
+	}
+	u := *cur
+	var f discord.FormErrors
+	if patch.Username != nil {
+		if !u.Bot {
+			ValidateUsername(&f, "username", *patch.Username)
+			if other := e.UserByLogin(*patch.Username); other != nil && other.ID != userID {
+				f.Add("username", "USERNAME_ALREADY_TAKEN", "Username is unavailable. Try adding numbers, letters, underscores _, or periods.")
+			}
+		} else if n := utf8.RuneCountInString(*patch.Username); n < 2 || n > 32 {
+			f.Add("username", "BASE_TYPE_BAD_LENGTH", "Must be between 2 and 32 in length.")
+		}
+		u.Username = *patch.Username
+	}
+	if patch.GlobalName != nil {
+		if gn := *patch.GlobalName; gn != nil && (utf8.RuneCountInString(*gn) < 1 || utf8.RuneCountInString(*gn) > 32) {
+			f.Add("global_name", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 32 in length.")
+		}
+		u.GlobalName = *patch.GlobalName
+	}
+	if patch.Avatar != nil {
+		u.Avatar = *patch.Avatar
+	}
+	if err := f.Err(); err != nil {
+		return nil, err
+	}
+	p := &plan{}
+	p.op(store.Op{Kind: store.OpPutUser, User: &u})
+	if !u.Bot {
+		if cred, err := e.st.GetCredentials(ctx, loginKey(cur.Username)); err == nil && cred.Login != loginKey(u.Username) {
+			nc := *cred
+			nc.Login = loginKey(u.Username)
+			p.op(store.Op{Kind: store.OpPutCredentials, Credentials: &nc})
+		}
+	}
+	p.emit(Event{Type: "USER_UPDATE", UserIDs: []ID{userID}, Data: &u})
+	if err := e.commitGlobal(ctx, p); err != nil {
+		return nil, err
+	}
+	return &u, nil
+}

@@ -1,0 +1,396 @@
+package guild
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/accord-chat/accord/core/model"
+	"github.com/accord-chat/accord/core/snowflake"
+	"github.com/accord-chat/accord/core/store"
+	"github.com/accord-chat/accord/edge/discord"
+)
+
+// Event is something that happened, for the gateway to dispatch. Data is a
+// model value (or a small struct of them); rendering happens at the edge of
+// the system, per recipient.
+type Event struct {
+	Type      string
+	GuildID   ID
+	ChannelID ID
+	// UserIDs, when set, limits the event to these users (DMs, USER_UPDATE).
+	UserIDs []ID
+	Data    any
+}
+
+// Publisher receives events after the change that caused them is durable,
+// in commit order per guild.
+type Publisher interface {
+	Publish(events []Event)
+}
+
+// Config configures an Engine.
+type Config struct {
+	Store  store.Store
+	IDs    *snowflake.Generator
+	Logger *slog.Logger
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+	// Publisher gets every event; none when nil.
+	Publisher Publisher
+}
+
+// Engine is the sequencer of every guild on this node and the directory of
+// accounts. All writes go through it.
+type Engine struct {
+	st     store.Store
+	async  store.AsyncCommitter // nil when the store cannot pipeline
+	ids    *snowflake.Generator
+	log    *slog.Logger
+	now    func() time.Time
+	pubMu  sync.RWMutex
+	pub    Publisher
+	gmu    sync.RWMutex
+	guilds map[ID]*entry
+	dms    map[ID]*entry // DM channels are sequenced on their own
+
+	chmu      sync.RWMutex
+	chanGuild map[ID]ID // guild channel → guild
+
+	acct accounts
+}
+
+// entry is one sequencer: a guild or a DM channel.
+type entry struct {
+	mu    sync.Mutex
+	state *State         // guilds
+	dm    *model.Channel // DMs
+
+	// Ordered publication: batches become durable in commit order, but
+	// their waiters wake in any order, so events are queued by sequence
+	// and flushed in order.
+	pmu     sync.Mutex
+	nextSeq uint64 // next sequence to hand out (under mu)
+	pubSeq  uint64 // next sequence to publish (under pmu)
+	ready   map[uint64][]Event
+}
+
+// New builds an Engine. Call Load before serving.
+func New(cfg Config) *Engine {
+	e := &Engine{
+		st:     cfg.Store,
+		ids:    cfg.IDs,
+		log:    cfg.Logger,
+		now:    cfg.Now,
+		pub:    cfg.Publisher,
+		guilds: map[ID]*entry{},
+		dms:    map[ID]*entry{},
+
+		chanGuild: map[ID]ID{},
+	}
+	if e.now == nil {
+		e.now = time.Now
+	}
+	if e.log == nil {
+		e.log = slog.Default()
+	}
+	if e.ids == nil {
+		e.ids = snowflake.NewGenerator(0, 0)
+	}
+	e.async, _ = cfg.Store.(store.AsyncCommitter)
+	e.acct.init()
+	return e
+}
+
+// SetPublisher replaces the event publisher (the gateway attaches itself
+// after the engine is built).
+func (e *Engine) SetPublisher(p Publisher) {
+	e.pubMu.Lock()
+	e.pub = p
+	e.pubMu.Unlock()
+}
+
+// Store exposes the store for reads the engine does not wrap (history).
+func (e *Engine) Store() store.Store { return e.st }
+
+// Now is the engine's clock.
+func (e *Engine) Now() time.Time { return e.now().UTC() }
+
+// NewID returns a fresh snowflake.
+func (e *Engine) NewID() ID { return e.ids.Next() }
+
+// Load reads every account and guild from the store into memory and moves
+// the ID generator past every ID it sees, so a restarted node never reuses
+// one.
+func (e *Engine) Load(ctx context.Context) error {
+	n := 0
+	if err := e.st.ForEachUser(ctx, func(u *model.User) error {
+		e.acct.putUser(u)
+		e.ids.Observe(u.ID)
+		n++
+		return nil
+	}); err != nil {
+		return fmt.Errorf("load users: %w", err)
+	}
+	if err := e.st.ForEachDM(ctx, func(c *model.Channel) error {
+		last, err := e.st.LatestMessageID(ctx, c.ID)
+		if err != nil {
+			return err
+		}
+		c.LastMessageID = last
+		e.ids.Observe(last)
+		e.ids.Observe(c.ID)
+		e.dms[c.ID] = &entry{dm: c}
+		e.acct.putDM(c)
+		return nil
+	}); err != nil {
+		return fmt.Errorf("load dms: %w", err)
+	}
+	g := 0
+	if err := e.st.ForEachGuild(ctx, func(s *store.GuildSnapshot) error {
+		st := FromSnapshot(s)
+		e.ids.Observe(st.Guild.ID)
+		for _, c := range st.Channels {
+			last, err := e.st.LatestMessageID(ctx, c.ID)
+			if err != nil {
+				return err
+			}
+			c.LastMessageID = last
+			e.ids.Observe(last)
+			e.ids.Observe(c.ID)
+			e.indexChannel(c.ID, st.Guild.ID)
+		}
+		for _, r := range st.Roles {
+			e.ids.Observe(r.ID)
+		}
+		e.guilds[st.Guild.ID] = &entry{state: st}
+		for uid := range st.Members {
+			e.acct.join(uid, st.Guild.ID)
+		}
+		g++
+		return nil
+	}); err != nil {
+		return fmt.Errorf("load guilds: %w", err)
+	}
+	e.log.Info("state loaded", "users", n, "guilds", g, "dms", len(e.dms))
+	return nil
+}
+
+// plan is what a command produces: the ops to commit and the events to
+// publish once they are durable.
+type plan struct {
+	batch  store.Batch
+	events []Event
+}
+
+func (p *plan) op(op store.Op) { p.batch.Add(op) }
+func (p *plan) emit(ev Event)  { p.events = append(p.events, ev) }
+func (p *plan) empty() bool    { return p.batch.Len() == 0 }
+
+// withGuild runs fn against the guild's state under its sequencer lock,
+// commits the plan fn returns, applies it to the state and publishes its
+// events. fn must not change the state itself.
+func (e *Engine) withGuild(ctx context.Context, guildID ID, fn func(s *State) (*plan, error)) error {
+	en := e.entry(guildID)
+	if en == nil {
+		return discord.ErrUnknownGuild
+	}
+	return e.sequence(ctx, en, func() (*plan, error) {
+		if en.state == nil { // deleted while we waited for the lock
+			return nil, discord.ErrUnknownGuild
+		}
+		return fn(en.state)
+	})
+}
+
+// readGuild runs fn against the guild's state under its lock, for reads.
+func (e *Engine) readGuild(guildID ID, fn func(s *State) error) error {
+	en := e.entry(guildID)
+	if en == nil {
+		return discord.ErrUnknownGuild
+	}
+	en.mu.Lock()
+	defer en.mu.Unlock()
+	if en.state == nil {
+		return discord.ErrUnknownGuild
+	}
+	return fn(en.state)
+}
+
+func (e *Engine) entry(guildID ID) *entry {
+	e.gmu.RLock()
+	defer e.gmu.RUnlock()
+	return e.guilds[guildID]
+}
+
+// sequence is the single write path: evaluate under the entry's lock,
+// order the batch in the store, apply it to memory, release the lock, wait
+// for durability, publish in order.
+func (e *Engine) sequence(ctx context.Context, en *entry, fn func() (*plan, error)) error {
+	en.mu.Lock()
+	p, err := fn()
+	if err != nil || p == nil || p.empty() {
+		en.mu.Unlock()
+		if err == nil && p != nil && len(p.events) > 0 {
+			e.publish(p.events)
+		}
+		return err
+	}
+	var wait func() error
+	if e.async != nil {
+		wait, err = e.async.CommitAsync(ctx, &p.batch)
+	} else {
+		err = e.st.Commit(ctx, &p.batch)
+	}
+	if err != nil {
+		en.mu.Unlock()
+		return fmt.Errorf("commit: %w", err)
+	}
+	for _, op := range p.batch.Ops {
+		e.applyOp(en, op)
+	}
+	seq := en.nextSeq
+	en.nextSeq++
+	en.mu.Unlock()
+
+	if wait != nil {
+		if err := wait(); err != nil {
+			// The batch is in memory but may not be on disk: this node
+			// can no longer promise durability. Fail-stop, as a Raft
+			// node does when its log write fails.
+			e.log.Error("store sync failed; state may be ahead of disk", "err", err)
+			panic(fmt.Sprintf("accord: store sync failed: %v", err))
+		}
+	}
+	e.publishInOrder(en, seq, p.events)
+	return nil
+}
+
+func (e *Engine) publishInOrder(en *entry, seq uint64, events []Event) {
+	en.pmu.Lock()
+	defer en.pmu.Unlock()
+	if seq != en.pubSeq {
+		if en.ready == nil {
+			en.ready = map[uint64][]Event{}
+		}
+		en.ready[seq] = events
+		return
+	}
+	e.publish(events)
+	en.pubSeq++
+	for {
+		evs, ok := en.ready[en.pubSeq]
+		if !ok {
+			return
+		}
+		delete(en.ready, en.pubSeq)
+		e.publish(evs)
+		en.pubSeq++
+	}
+}
+
+func (e *Engine) publish(events []Event) {
+	if len(events) == 0 {
+		return
+	}
+	e.pubMu.RLock()
+	p := e.pub
+	e.pubMu.RUnlock()
+	if p != nil {
+		p.Publish(events)
+	}
+}
+
+// applyOp applies a committed op to memory: the entry's guild state and the
+// node-wide indexes.
+func (e *Engine) applyOp(en *entry, op store.Op) {
+	if en != nil && en.state != nil {
+		en.state.Apply(op)
+	}
+	switch op.Kind {
+	case store.OpPutUser, store.OpPutCredentials, store.OpPutToken, store.OpDeleteToken, store.OpPutApplication:
+		e.acct.apply(op)
+	case store.OpPutMember:
+		e.acct.join(op.Member.UserID, op.Member.GuildID)
+	case store.OpDeleteMember:
+		e.acct.leave(op.UserID, op.GuildID)
+	case store.OpDeleteChannel:
+		e.unindexChannel(op.ID)
+	case store.OpPutChannel:
+		if op.Channel.GuildID != 0 {
+			e.indexChannel(op.Channel.ID, op.Channel.GuildID)
+		}
+		if op.Channel.Type == model.ChannelDM {
+			e.acct.putDM(op.Channel)
+			if en != nil && en.dm != nil {
+				en.dm = op.Channel
+			}
+		}
+	case store.OpPutMessage:
+		if en != nil && en.dm != nil && op.Message.ID > en.dm.LastMessageID {
+			c := *en.dm
+			c.LastMessageID = op.Message.ID
+			en.dm = &c
+		}
+	case store.OpDeleteGuild:
+		if en != nil && en.state != nil {
+			for uid := range en.state.Members {
+				e.acct.leave(uid, op.GuildID)
+			}
+			for cid := range en.state.Channels {
+				e.unindexChannel(cid)
+			}
+			en.state = nil
+		}
+		e.gmu.Lock()
+		delete(e.guilds, op.GuildID)
+		e.gmu.Unlock()
+	}
+}
+
+// commitGlobal commits a batch that belongs to no guild (accounts), under
+// the accounts lock.
+func (e *Engine) commitGlobal(ctx context.Context, p *plan) error {
+	if err := e.st.Commit(ctx, &p.batch); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	for _, op := range p.batch.Ops {
+		e.applyOp(nil, op)
+	}
+	e.publish(p.events)
+	return nil
+}
+
+// notFound maps store.ErrNotFound to the given API error.
+func notFound(err error, apiErr *discord.Error) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return apiErr
+	}
+	return err
+}
+
+func trimmedLen(s string) int { return len([]rune(strings.TrimSpace(s))) }
+
+func (e *Engine) indexChannel(channelID, guildID ID) {
+	e.chmu.Lock()
+	e.chanGuild[channelID] = guildID
+	e.chmu.Unlock()
+}
+
+func (e *Engine) unindexChannel(channelID ID) {
+	e.chmu.Lock()
+	delete(e.chanGuild, channelID)
+	e.chmu.Unlock()
+}
+
+// ChannelGuild returns the guild of a guild channel, 0 for DMs and unknown
+// channels.
+func (e *Engine) ChannelGuild(channelID ID) ID {
+	e.chmu.RLock()
+	defer e.chmu.RUnlock()
+	return e.chanGuild[channelID]
+}

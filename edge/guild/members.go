@@ -1,0 +1,300 @@
+package guild
+
+import (
+	"context"
+	"slices"
+	"unicode/utf8"
+
+	"github.com/accord-chat/accord/core/model"
+	"github.com/accord-chat/accord/core/store"
+	"github.com/accord-chat/accord/edge/discord"
+	"github.com/accord-chat/accord/edge/perm"
+)
+
+// join adds a member to the plan, refusing banned users. It returns false
+// when the user already is a member.
+func (e *Engine) join(p *plan, s *State, userID ID, roles []ID) (bool, error) {
+	if s.Members[userID] != nil {
+		return false, nil
+	}
+	if s.Bans[userID] != nil {
+		return false, discord.ErrBanned
+	}
+	u := e.User(userID)
+	if u == nil {
+		return false, discord.ErrUnknownUser
+	}
+	if roles == nil {
+		roles = []ID{}
+	}
+	m := &model.Member{GuildID: s.Guild.ID, UserID: userID, Roles: roles, JoinedAt: e.Now()}
+	p.op(store.Op{Kind: store.OpPutMember, GuildID: s.Guild.ID, Member: m})
+	p.emit(Event{Type: "GUILD_MEMBER_ADD", GuildID: s.Guild.ID, Data: m})
+	p.emit(Event{Type: "GUILD_CREATE", GuildID: s.Guild.ID, UserIDs: []ID{userID}})
+	return true, nil
+}
+
+// AddBot adds a bot to a guild on behalf of an actor with MANAGE_GUILD
+// (Discord's OAuth2 bot authorization). When perms is non-zero the bot gets
+// a managed role carrying them, as on Discord.
+func (e *Engine) AddBot(ctx context.Context, actor, guildID, botID ID, perms uint64) error {
+	bot := e.User(botID)
+	if bot == nil || !bot.Bot {
+		return discord.ErrUnknownApplication
+	}
+	return e.withGuild(ctx, guildID, func(s *State) (*plan, error) {
+		if err := s.requireGuild(actor, perm.ManageGuild); err != nil {
+			return nil, err
+		}
+		if err := s.grantable(actor, perms); err != nil {
+			return nil, err
+		}
+		p := &plan{}
+		var roles []ID
+		if perms != 0 && s.Members[botID] == nil {
+			r := &model.Role{ID: e.NewID(), Name: bot.Username, Permissions: perms & perm.All, Managed: true, Position: 1}
+			for _, o := range s.SortedRoles() {
+				if o.ID != guildID && o.Position >= 1 {
+					no := *o
+					no.Position++
+					p.op(store.Op{Kind: store.OpPutRole, GuildID: guildID, Role: &no})
+				}
+			}
+			p.op(store.Op{Kind: store.OpPutRole, GuildID: guildID, Role: r})
+			p.emit(Event{Type: "GUILD_ROLE_CREATE", GuildID: guildID, Data: r})
+			roles = []ID{r.ID}
+		}
+		if _, err := e.join(p, s, botID, roles); err != nil {
+			return nil, err
+		}
+		return p, nil
+	})
+}
+
+// MemberPatch is a change to a member; nil fields stay.
+type MemberPatch struct {
+	Nick  **string
+	Roles *[]ID
+	Mute  *bool
+	Deaf  *bool
+}
+
+// ModifyMember changes another member (MANAGE_NICKNAMES for nick,
+// MANAGE_ROLES for roles, MUTE_MEMBERS/DEAFEN_MEMBERS for voice) or, for
+// the caller's own nick, CHANGE_NICKNAME.
+func (e *Engine) ModifyMember(ctx context.Context, actor, guildID, userID ID, mp MemberPatch) (*model.Member, error) {
+	var out *model.Member
+	err := e.withGuild(ctx, guildID, func(s *State) (*plan, error) {
+		if s.Members[actor] == nil {
+			return nil, discord.ErrUnknownGuild
+		}
+		old := s.Members[userID]
+		if old == nil {
+			return nil, discord.ErrUnknownMember
+		}
+		have := s.BasePerms(actor)
+		nm := *old
+		var f discord.FormErrors
+		if mp.Nick != nil {
+			need := uint64(perm.ManageNicknames)
+			if actor == userID {
+				need = perm.ChangeNickname
+				if have&perm.ManageNicknames != 0 {
+					need = perm.ManageNicknames
+				}
+			}
+			if have&need == 0 {
+				return nil, discord.ErrMissingPermissions
+			}
+			if actor != userID && !s.outranks(actor, userID) {
+				return nil, discord.ErrMissingPermissions
+			}
+			if n := *mp.Nick; n != nil {
+				if utf8.RuneCountInString(*n) > 32 {
+					f.Add("nick", "BASE_TYPE_MAX_LENGTH", "Must be 32 or fewer in length.")
+				}
+				if *n == "" {
+					nm.Nick = nil
+				} else {
+					nm.Nick = n
+				}
+			} else {
+				nm.Nick = nil
+			}
+		}
+		if mp.Roles != nil {
+			if have&perm.ManageRoles == 0 {
+				return nil, discord.ErrMissingPermissions
+			}
+			want := make([]ID, 0, len(*mp.Roles))
+			for i, rid := range *mp.Roles {
+				r := s.Roles[rid]
+				if r == nil || rid == guildID {
+					f.Addf("roles."+itoa(i), "ROLE_INVALID", "Unknown role %s.", rid)
+					continue
+				}
+				if !slices.Contains(want, rid) {
+					want = append(want, rid)
+				}
+			}
+			// Every role added or removed must be manageable by the actor,
+			// and managed roles (bots') cannot be moved by hand.
+			for _, rid := range symmetricDiff(old.Roles, want) {
+				r := s.Roles[rid]
+				if r == nil {
+					continue
+				}
+				if !s.canManageRole(actor, r) || r.Managed {
+					return nil, discord.ErrMissingPermissions
+				}
+			}
+			nm.Roles = want
+		}
+		if mp.Mute != nil {
+			if have&perm.MuteMembers == 0 {
+				return nil, discord.ErrMissingPermissions
+			}
+			nm.Mute = *mp.Mute
+		}
+		if mp.Deaf != nil {
+			if have&perm.DeafenMembers == 0 {
+				return nil, discord.ErrMissingPermissions
+			}
+			nm.Deaf = *mp.Deaf
+		}
+		if err := f.Err(); err != nil {
+			return nil, err
+		}
+		out = &nm
+		p := &plan{}
+		p.op(store.Op{Kind: store.OpPutMember, GuildID: guildID, Member: &nm})
+		p.emit(Event{Type: "GUILD_MEMBER_UPDATE", GuildID: guildID, Data: &nm})
+		return p, nil
+	})
+	return out, err
+}
+
+func symmetricDiff(a, b []ID) []ID {
+	var out []ID
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			out = append(out, x)
+		}
+	}
+	for _, x := range b {
+		if !slices.Contains(a, x) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// SetMemberRole adds or removes one role of a member (MANAGE_ROLES).
+func (e *Engine) SetMemberRole(ctx context.Context, actor, guildID, userID, roleID ID, add bool) error {
+	return e.withGuild(ctx, guildID, func(s *State) (*plan, error) {
+		if err := s.requireGuild(actor, perm.ManageRoles); err != nil {
+			return nil, err
+		}
+		m := s.Members[userID]
+		if m == nil {
+			return nil, discord.ErrUnknownMember
+		}
+		r := s.Roles[roleID]
+		if r == nil || roleID == guildID {
+			return nil, discord.ErrUnknownRole
+		}
+		if !s.canManageRole(actor, r) || r.Managed {
+			return nil, discord.ErrMissingPermissions
+		}
+		if hasID(m.Roles, roleID) == add {
+			return nil, nil // already so: Discord answers 204 all the same
+		}
+		nm := *m
+		if add {
+			nm.Roles = append(slices.Clone(m.Roles), roleID)
+		} else {
+			nm.Roles = withoutID(m.Roles, roleID)
+		}
+		p := &plan{}
+		p.op(store.Op{Kind: store.OpPutMember, GuildID: guildID, Member: &nm})
+		p.emit(Event{Type: "GUILD_MEMBER_UPDATE", GuildID: guildID, Data: &nm})
+		return p, nil
+	})
+}
+
+// RemoveMember kicks a member (KICK_MEMBERS and hierarchy) or, when actor
+// is the member, leaves the guild (the owner cannot leave).
+func (e *Engine) RemoveMember(ctx context.Context, actor, guildID, userID ID) error {
+	return e.withGuild(ctx, guildID, func(s *State) (*plan, error) {
+		if s.Members[actor] == nil {
+			return nil, discord.ErrUnknownGuild
+		}
+		if s.Members[userID] == nil {
+			return nil, discord.ErrUnknownMember
+		}
+		if actor == userID {
+			if actor == s.Guild.OwnerID {
+				return nil, discord.InvalidForm("guild_id", "GUILD_OWNER_CANNOT_LEAVE", "The owner cannot leave the guild; transfer or delete it.")
+			}
+		} else {
+			if err := s.requireGuild(actor, perm.KickMembers); err != nil {
+				return nil, err
+			}
+			if !s.outranks(actor, userID) {
+				return nil, discord.ErrMissingPermissions
+			}
+		}
+		p := &plan{}
+		removeMemberPlan(p, s, userID)
+		return p, nil
+	})
+}
+
+func removeMemberPlan(p *plan, s *State, userID ID) {
+	gid := s.Guild.ID
+	p.op(store.Op{Kind: store.OpDeleteMember, GuildID: gid, UserID: userID})
+	p.emit(Event{Type: "GUILD_MEMBER_REMOVE", GuildID: gid, Data: map[string]any{"guild_id": gid, "user_id": userID}})
+	p.emit(Event{Type: "GUILD_DELETE", GuildID: gid, UserIDs: []ID{userID}, Data: map[string]any{"id": gid}})
+}
+
+// Ban bans a user (BAN_MEMBERS and hierarchy), removing them if they are a
+// member. Messages are kept; Discord's delete_message_seconds purge is not
+// implemented.
+func (e *Engine) Ban(ctx context.Context, actor, guildID, userID ID, reason *string) error {
+	if e.User(userID) == nil {
+		return discord.ErrUnknownUser
+	}
+	return e.withGuild(ctx, guildID, func(s *State) (*plan, error) {
+		if err := s.requireGuild(actor, perm.BanMembers); err != nil {
+			return nil, err
+		}
+		if actor == userID || userID == s.Guild.OwnerID || (s.Members[userID] != nil && !s.outranks(actor, userID)) {
+			return nil, discord.ErrMissingPermissions
+		}
+		p := &plan{}
+		if s.Members[userID] != nil {
+			removeMemberPlan(p, s, userID)
+		}
+		b := &model.Ban{GuildID: guildID, UserID: userID, Reason: reason}
+		p.op(store.Op{Kind: store.OpPutBan, GuildID: guildID, Ban: b})
+		p.emit(Event{Type: "GUILD_BAN_ADD", GuildID: guildID, Data: b})
+		return p, nil
+	})
+}
+
+// Unban lifts a ban (BAN_MEMBERS).
+func (e *Engine) Unban(ctx context.Context, actor, guildID, userID ID) error {
+	return e.withGuild(ctx, guildID, func(s *State) (*plan, error) {
+		if err := s.requireGuild(actor, perm.BanMembers); err != nil {
+			return nil, err
+		}
+		b := s.Bans[userID]
+		if b == nil {
+			return nil, discord.ErrUnknownBan
+		}
+		p := &plan{}
+		p.op(store.Op{Kind: store.OpDeleteBan, GuildID: guildID, UserID: userID})
+		p.emit(Event{Type: "GUILD_BAN_REMOVE", GuildID: guildID, Data: b})
+		return p, nil
+	})
+}
