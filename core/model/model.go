@@ -228,6 +228,7 @@ type Message struct {
 	Embeds           []json.RawMessage `json:"embeds,omitempty"`
 	Nonce            json.RawMessage   `json:"nonce,omitempty"`
 	Pinned           bool              `json:"pinned,omitempty"`
+	PinnedAt         *time.Time        `json:"pinned_at,omitempty"`
 	Type             int               `json:"type,omitempty"`
 	Flags            int               `json:"flags,omitempty"`
 	MessageReference *MessageReference `json:"message_reference,omitempty"`

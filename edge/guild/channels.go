@@ -19,7 +19,8 @@ const dmPerms = perm.ViewChannel | perm.SendMessages | perm.ReadMessageHistory |
 	perm.EmbedLinks | perm.AttachFiles | perm.PinMessages | perm.SendTTSMessages | perm.UseExternalEmojis
 
 // Chan is a channel seen by one user: the channel, its guild state (nil
-// for DMs) and the user's permissions in it.
+// for DMs, and nil in views returned after the guild's lock is released)
+// and the user's permissions in it.
 type Chan struct {
 	State   *State // nil for a DM
 	Channel *model.Channel
@@ -34,6 +35,12 @@ func (c *Chan) require(bits uint64) error {
 		return discord.ErrMissingPermissions
 	}
 	return nil
+}
+
+// detached copies the view without the guild state, for use after the
+// guild's lock is released.
+func (c *Chan) detached() *Chan {
+	return &Chan{Channel: c.Channel, Perms: c.Perms}
 }
 
 // GuildID is the channel's guild, 0 for DMs.

@@ -204,3 +204,18 @@ func (e *Engine) DeleteGuild(ctx context.Context, actor, guildID ID) error {
 		return p, nil
 	})
 }
+
+// Members returns the members of a guild among userIDs (missing ones are
+// left out). The values are immutable snapshots and may be kept.
+func (e *Engine) Members(guildID ID, userIDs []ID) map[ID]*model.Member {
+	out := make(map[ID]*model.Member, len(userIDs))
+	_ = e.readGuild(guildID, func(s *State) error {
+		for _, id := range userIDs {
+			if m := s.Members[id]; m != nil {
+				out[id] = m
+			}
+		}
+		return nil
+	})
+	return out
+}

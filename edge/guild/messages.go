@@ -367,7 +367,7 @@ func (e *Engine) BulkDelete(ctx context.Context, actor, channelID ID, ids []ID) 
 func (e *Engine) Message(ctx context.Context, actor, channelID, messageID ID) (*model.Message, *Chan, error) {
 	var cc *Chan
 	err := e.ViewChannel(actor, channelID, func(c *Chan) error {
-		cc = c
+		cc = c.detached()
 		return c.require(perm.ReadMessageHistory)
 	})
 	if err != nil {
@@ -382,7 +382,7 @@ func (e *Engine) Message(ctx context.Context, actor, channelID, messageID ID) (*
 func (e *Engine) Messages(ctx context.Context, actor, channelID ID, q store.MessageQuery) ([]*model.Message, *Chan, error) {
 	var cc *Chan
 	err := e.ViewChannel(actor, channelID, func(c *Chan) error {
-		cc = c
+		cc = c.detached()
 		return nil
 	})
 	if err != nil {
@@ -421,6 +421,10 @@ func (e *Engine) SetPinned(ctx context.Context, actor, channelID, messageID ID, 
 		nm.Pinned = pinned
 		nc := *c.Channel
 		now := e.Now()
+		nm.PinnedAt = nil
+		if pinned {
+			nm.PinnedAt = &now
+		}
 		nc.LastPinTimestamp = &now
 		p := &plan{}
 		p.op(store.Op{Kind: store.OpPutMessage, GuildID: nm.GuildID, ChannelID: channelID, ID: nm.ID, Message: &nm})
@@ -435,7 +439,7 @@ func (e *Engine) SetPinned(ctx context.Context, actor, channelID, messageID ID, 
 // Pins lists a channel's pinned messages.
 func (e *Engine) Pins(ctx context.Context, actor, channelID ID) ([]*model.Message, *Chan, error) {
 	var cc *Chan
-	if err := e.ViewChannel(actor, channelID, func(c *Chan) error { cc = c; return nil }); err != nil {
+	if err := e.ViewChannel(actor, channelID, func(c *Chan) error { cc = c.detached(); return nil }); err != nil {
 		return nil, nil, err
 	}
 	if !cc.Has(perm.ReadMessageHistory) {

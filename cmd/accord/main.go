@@ -1,0 +1,112 @@
+// Command accord runs Accord. With no subcommand it serves everything in
+// one process on the embedded defaults.
+//
+//	accord [flags]                     serve (REST, gateway, web client)
+//	accord bot create --name N [flags] create a bot application, print its token
+//	accord version
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/accord-chat/accord/edge/guild"
+	"github.com/accord-chat/accord/edge/node"
+	"github.com/accord-chat/accord/internal/config"
+)
+
+var version = "dev"
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "accord:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	if len(args) > 0 {
+		switch args[0] {
+		case "serve":
+			return serve(args[1:])
+		case "bot":
+			return bot(args[1:])
+		case "version":
+			fmt.Println("accord", version)
+			return nil
+		case "help", "-h", "--help":
+			fmt.Println("usage: accord [serve] [--listen ADDR] [--data DIR] [--config FILE] [--rate-limits on|off]\n       accord bot create --name NAME [--data DIR]\n       accord version")
+			return nil
+		}
+	}
+	return serve(args)
+}
+
+func newLogger(level string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level))
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+}
+
+func serve(args []string) error {
+	cfg, err := config.Load(args, os.Getenv)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg.LogLevel)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	n, err := node.New(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	return n.Run(ctx)
+}
+
+// bot creates a bot application for operators, without a user account.
+// It opens the store directly, so the server must not be running on the
+// same data directory.
+func bot(args []string) error {
+	if len(args) == 0 || args[0] != "create" {
+		return fmt.Errorf("usage: accord bot create --name NAME [--data DIR]")
+	}
+	var name string
+	rest := []string{}
+	for i := 1; i < len(args); i++ {
+		switch {
+		case args[i] == "--name" && i+1 < len(args):
+			name = args[i+1]
+			i++
+		case len(args[i]) > 7 && args[i][:7] == "--name=":
+			name = args[i][7:]
+		default:
+			rest = append(rest, args[i])
+		}
+	}
+	cfg, err := config.Load(rest, os.Getenv)
+	if err != nil {
+		return err
+	}
+	log := newLogger("warn")
+	st, err := node.OpenStore(cfg, log)
+	if err != nil {
+		return fmt.Errorf("open store (is accord running on %s?): %w", cfg.Data, err)
+	}
+	defer st.Close()
+	eng := guild.New(guild.Config{Store: st, Logger: log})
+	ctx := context.Background()
+	if err := eng.Load(ctx); err != nil {
+		return err
+	}
+	app, _, tok, err := eng.CreateApplication(ctx, 0, name, "")
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "created bot %q, application id %s\n", app.Name, app.ID)
+	fmt.Println(tok)
+	return nil
+}

@@ -1,0 +1,150 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/accord-chat/accord/core/snowflake"
+	"github.com/accord-chat/accord/core/store"
+	"github.com/accord-chat/accord/core/store/pebblestore"
+	"github.com/accord-chat/accord/edge/auth"
+	"github.com/accord-chat/accord/edge/guild"
+	"github.com/accord-chat/accord/edge/ratelimit"
+	"github.com/accord-chat/accord/edge/rest"
+	"github.com/accord-chat/accord/internal/config"
+)
+
+// Node is a running edge node.
+type Node struct {
+	cfg     config.Config
+	log     *slog.Logger
+	store   store.Store
+	engine  *guild.Engine
+	limiter *ratelimit.Limiter
+	api     *rest.Server
+	reg     *prometheus.Registry
+	ln      net.Listener
+	srv     *http.Server
+}
+
+// OpenStore opens the configured store backend.
+func OpenStore(cfg config.Config, log *slog.Logger) (store.Store, error) {
+	switch cfg.Store {
+	case "embedded":
+		return pebblestore.Open(pebblestore.Options{Dir: filepath.Join(cfg.Data, "store"), Logger: log})
+	}
+	return nil, fmt.Errorf("unknown store %q", cfg.Store)
+}
+
+// New opens the store, loads state and binds the listener. Nothing is
+// served until Run.
+func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, error) {
+	if err := os.MkdirAll(cfg.Data, 0o755); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	st, err := OpenStore(cfg, log)
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	n := &Node{cfg: cfg, log: log, store: st, reg: prometheus.NewRegistry()}
+	n.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	n.engine = guild.New(guild.Config{
+		Store:  st,
+		IDs:    snowflake.NewGenerator(uint8(cfg.NodeID>>5), uint8(cfg.NodeID&31)),
+		Logger: log.With("component", "guild"),
+	})
+	if err := n.engine.Load(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
+	rl := ratelimit.DefaultConfig()
+	rl.Enabled = cfg.RateLimits == "on"
+	n.limiter, err = ratelimit.New(rl, nil)
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("rate limits: %w", err)
+	}
+	wsURL := "ws" + strings.TrimPrefix(cfg.PublicURL, "http")
+	n.api = rest.New(rest.Config{
+		Engine: n.engine, Verifier: auth.NewVerifier(st), Limiter: n.limiter,
+		Logger: log.With("component", "rest"), AttachmentDir: filepath.Join(cfg.Data, "attachments"),
+		PublicURL: cfg.PublicURL, GatewayURL: wsURL, Registerer: n.reg,
+	})
+	n.ln, err = net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("listen: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/api/", n.api.Handler())
+	mux.Handle("/attachments/", n.api.Handler())
+	mux.Handle("GET /metrics", promhttp.HandlerFor(n.reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
+	n.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	return n, nil
+}
+
+// Addr is the bound listen address (useful with port 0).
+func (n *Node) Addr() string { return n.ln.Addr().String() }
+
+// Engine exposes the guild engine (operator commands, tests).
+func (n *Node) Engine() *guild.Engine { return n.engine }
+
+// Run serves until ctx ends, then drains in-flight requests (up to 10 s)
+// and closes the store. Every goroutine it starts has ended when it
+// returns.
+func (n *Node) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	lctx, stopLimiter := context.WithCancel(context.Background())
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		n.limiter.Run(lctx, ratelimit.DefaultSweepInterval)
+	}()
+	errc := make(chan error, 1)
+	go func() { errc <- n.srv.Serve(n.ln) }()
+	n.log.Info("accord serving", "listen", n.Addr(), "public_url", n.cfg.PublicURL, "data", n.cfg.Data)
+
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if serr := n.srv.Shutdown(sctx); serr != nil && !errors.Is(serr, http.ErrServerClosed) {
+		n.log.Warn("shutdown", "err", serr)
+	}
+	if err == nil {
+		<-errc
+	}
+	stopLimiter()
+	wg.Wait()
+	if cerr := n.store.Close(); cerr != nil {
+		return errors.Join(err, cerr)
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	n.log.Info("accord stopped")
+	return err
+}
+
+// Close releases a node that was built but never run.
+func (n *Node) Close() error {
+	n.ln.Close()
+	return n.store.Close()
+}

@@ -1,0 +1,315 @@
+package rest
+
+import (
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/accord-chat/accord/core/model"
+	"github.com/accord-chat/accord/core/snowflake"
+	"github.com/accord-chat/accord/edge/auth"
+	"github.com/accord-chat/accord/edge/discord"
+	"github.com/accord-chat/accord/edge/guild"
+	"github.com/accord-chat/accord/edge/perm"
+)
+
+var notFoundErr = discord.ErrNotFound
+
+func secondsDur(n int) time.Duration { return time.Duration(n) * time.Second }
+
+func (s *Server) register(r *request) (any, error) {
+	var body struct {
+		Username string `json:"username"`
+		Password string `json:"password"`
+	}
+	if err := decodeJSON(r.Request, &body); err != nil {
+		return nil, err
+	}
+	u, tok, err := s.eng.Register(r.Context(), body.Username, body.Password)
+	if err != nil {
+		return nil, err
+	}
+	return created{map[string]any{"token": tok, "user_id": u.ID}}, nil
+}
+
+func (s *Server) login(r *request) (any, error) {
+	var body struct {
+		Login    string `json:"login"`
+		Password string `json:"password"`
+	}
+	if err := decodeJSON(r.Request, &body); err != nil {
+		return nil, err
+	}
+	u, tok, err := s.eng.Login(r.Context(), body.Login, body.Password)
+	if errors.Is(err, auth.ErrBadCredentials) {
+		var f discord.FormErrors
+		f.Add("login", "INVALID_LOGIN", "Login or password is invalid.")
+		f.Add("password", "INVALID_LOGIN", "Login or password is invalid.")
+		return nil, f.Err()
+	}
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"token": tok, "user_id": u.ID}, nil
+}
+
+func (s *Server) logout(r *request) (any, error) {
+	if err := s.eng.RevokeToken(r.Context(), r.token.Hash); err != nil {
+		return nil, err
+	}
+	s.cfg.Verifier.Forget(r.token.Hash)
+	return noContent{}, nil
+}
+
+func (s *Server) renderApp(app *model.Application) *discord.Application {
+	return &discord.Application{ID: app.ID, Name: app.Name, Description: app.Description, BotPublic: app.BotPublic,
+		Owner: s.eng.User(app.OwnerID), VerifyKey: app.VerifyKey, Flags: app.Flags, Bot: s.eng.User(app.ID)}
+}
+
+func (s *Server) createApplication(r *request) (any, error) {
+	if r.user.Bot {
+		return nil, discord.ErrBotsForbidden
+	}
+	var body struct {
+		Name        string `json:"name"`
+		Description string `json:"description"`
+	}
+	if err := decodeJSON(r.Request, &body); err != nil {
+		return nil, err
+	}
+	app, _, tok, err := s.eng.CreateApplication(r.Context(), r.user.ID, body.Name, body.Description)
+	if err != nil {
+		return nil, err
+	}
+	out := struct {
+		*discord.Application
+		Token string `json:"token"`
+	}{s.renderApp(app), tok}
+	return created{out}, nil
+}
+
+func (s *Server) getApplication(r *request) (any, error) {
+	id, err := r.idParam("application_id")
+	if err != nil {
+		return nil, err
+	}
+	app, err := s.eng.Application(r.Context(), r.user.ID, id)
+	if err != nil {
+		return nil, err
+	}
+	return s.renderApp(app), nil
+}
+
+func (s *Server) resetBot(r *request) (any, error) {
+	id, err := r.idParam("application_id")
+	if err != nil {
+		return nil, err
+	}
+	tok, old, err := s.eng.ResetBotToken(r.Context(), r.user.ID, id)
+	if err != nil {
+		return nil, err
+	}
+	if len(old) > 0 {
+		s.cfg.Verifier.Forget(old)
+	}
+	return map[string]any{"token": tok}, nil
+}
+
+// currentApplication is the bot's own application (discord.js calls it at
+// login).
+func (s *Server) currentApplication(r *request) (any, error) {
+	if !r.user.Bot {
+		return nil, discord.ErrUnknownApplication
+	}
+	app, err := s.eng.Application(r.Context(), r.user.ID, r.user.ID)
+	if err != nil {
+		return nil, err
+	}
+	return s.renderApp(app), nil
+}
+
+// authorize is Discord's bot-authorization step of the OAuth2 flow,
+// reduced to what a signed-in user's client sends: the bot
+// (client_id) and the permissions it asks for, for a guild the user
+// manages.
+func (s *Server) authorize(r *request) (any, error) {
+	if r.user.Bot {
+		return nil, discord.ErrBotsForbidden
+	}
+	q := r.URL.Query()
+	var f discord.FormErrors
+	clientID, err := snowflake.Parse(q.Get("client_id"))
+	if err != nil {
+		f.Add("client_id", "NUMBER_TYPE_COERCE", "Value is not snowflake.")
+	}
+	scopes := strings.Fields(q.Get("scope"))
+	if !containsStr(scopes, "bot") {
+		f.Add("scope", "SCOPE_INVALID", "Only the bot scope is supported.")
+	}
+	var body struct {
+		GuildID     ID         `json:"guild_id"`
+		Permissions permString `json:"permissions"`
+		Authorize   bool       `json:"authorize"`
+	}
+	if err := decodeJSON(r.Request, &body); err != nil {
+		return nil, err
+	}
+	perms := uint64(body.Permissions)
+	if body.Permissions == 0 && q.Get("permissions") != "" {
+		p, err := perm.Parse(q.Get("permissions"))
+		if err != nil {
+			f.Add("permissions", "NUMBER_TYPE_COERCE", "Value is not a permission set.")
+		}
+		perms = p
+	}
+	if body.GuildID == 0 {
+		f.Add("guild_id", "BASE_TYPE_REQUIRED", "This field is required")
+	}
+	if !body.Authorize {
+		f.Add("authorize", "BASE_TYPE_REQUIRED", "Authorization must be granted.")
+	}
+	if err := f.Err(); err != nil {
+		return nil, err
+	}
+	if err := s.eng.AddBot(r.Context(), r.user.ID, body.GuildID, clientID, perms&perm.All); err != nil {
+		return nil, err
+	}
+	return map[string]any{"location": s.cfg.PublicURL + "/oauth2/authorized"}, nil
+}
+
+func containsStr(xs []string, x string) bool {
+	for _, v := range xs {
+		if v == x {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) gateway(r *request) (any, error) {
+	return map[string]any{"url": s.cfg.GatewayURL}, nil
+}
+
+func (s *Server) gatewayBot(r *request) (any, error) {
+	return map[string]any{
+		"url":    s.cfg.GatewayURL,
+		"shards": 1,
+		"session_start_limit": map[string]any{
+			"total": 1000, "remaining": 1000, "reset_after": 86400000, "max_concurrency": 1,
+		},
+	}, nil
+}
+
+func (s *Server) getUser(r *request) (any, error) {
+	id, err := r.userParam("user_id")
+	if err != nil {
+		return nil, err
+	}
+	u := s.eng.User(id)
+	if u == nil {
+		return nil, discord.ErrUnknownUser
+	}
+	return u, nil
+}
+
+func (s *Server) modifyMe(r *request) (any, error) {
+	var body struct {
+		Username   opt[string] `json:"username"`
+		GlobalName opt[string] `json:"global_name"`
+		Avatar     opt[string] `json:"avatar"`
+	}
+	if err := decodeJSON(r.Request, &body); err != nil {
+		return nil, err
+	}
+	u, err := s.eng.ModifyUser(r.Context(), r.user.ID, guild.UserPatch{
+		Username: body.Username.ptr(), GlobalName: body.GlobalName.nullable(), Avatar: body.Avatar.nullable(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+func (s *Server) myGuilds(r *request) (any, error) {
+	limit, err := queryInt(r.Request, "limit", 200, 1, 200)
+	if err != nil {
+		return nil, err
+	}
+	before, err := querySnowflake(r.Request, "before")
+	if err != nil {
+		return nil, err
+	}
+	after, err := querySnowflake(r.Request, "after")
+	if err != nil {
+		return nil, err
+	}
+	withCounts := r.URL.Query().Get("with_counts") == "true"
+	out := []discord.PartialGuild{}
+	for _, gid := range s.eng.UserGuilds(r.user.ID) {
+		if (after != 0 && gid <= after) || (before != 0 && gid >= before) {
+			continue
+		}
+		if len(out) >= limit {
+			break
+		}
+		_ = s.eng.View(gid, func(st *guild.State) error {
+			pg := discord.PartialGuild{ID: gid, Name: st.Guild.Name, Icon: st.Guild.Icon, Owner: st.Guild.OwnerID == r.user.ID,
+				Permissions: perm.Format(st.BasePerms(r.user.ID)), Features: []string{}}
+			if withCounts {
+				pg.ApproximateMemberCount = len(st.Members)
+			}
+			out = append(out, pg)
+			return nil
+		})
+	}
+	return out, nil
+}
+
+func (s *Server) myMember(r *request) (any, error) {
+	gid, err := r.idParam("guild_id")
+	if err != nil {
+		return nil, err
+	}
+	var out *discord.Member
+	err = s.eng.ViewAsMember(gid, r.user.ID, func(st *guild.State) error {
+		out = s.member(st.Members[r.user.ID])
+		return nil
+	})
+	return out, err
+}
+
+func (s *Server) leaveGuild(r *request) (any, error) {
+	gid, err := r.idParam("guild_id")
+	if err != nil {
+		return nil, err
+	}
+	if err := s.eng.RemoveMember(r.Context(), r.user.ID, gid, r.user.ID); err != nil {
+		return nil, err
+	}
+	return noContent{}, nil
+}
+
+func (s *Server) myDMs(r *request) (any, error) {
+	out := []*discord.Channel{}
+	for _, c := range s.eng.UserDMs(r.user.ID) {
+		out = append(out, s.dmChannel(c, r.user.ID))
+	}
+	return out, nil
+}
+
+func (s *Server) openDM(r *request) (any, error) {
+	var body struct {
+		RecipientID ID `json:"recipient_id"`
+	}
+	if err := decodeJSON(r.Request, &body); err != nil {
+		return nil, err
+	}
+	if body.RecipientID == 0 {
+		return nil, discord.InvalidForm("recipient_id", "BASE_TYPE_REQUIRED", "This field is required")
+	}
+	c, err := s.eng.OpenDM(r.Context(), r.user.ID, body.RecipientID)
+	if err != nil {
+		return nil, err
+	}
+	return s.dmChannel(c, r.user.ID), nil
+}

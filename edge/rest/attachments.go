@@ -1,0 +1,306 @@
+package rest
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/accord-chat/accord/core/model"
+	"github.com/accord-chat/accord/core/snowflake"
+	"github.com/accord-chat/accord/edge/discord"
+)
+
+// upload is one file of a multipart message request, already spooled to a
+// temporary file.
+type upload struct {
+	index       int // n in files[n]
+	filename    string
+	contentType string
+	tmp         string
+	size        int64
+}
+
+func isMultipart(r *http.Request) bool {
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return ct == "multipart/form-data"
+}
+
+// readMultipart parses Discord's multipart message body: a payload_json
+// part with the JSON body and files[n] parts.
+func (s *Server) readMultipart(r *request, body *messageBody) ([]upload, error) {
+	r.Body = http.MaxBytesReader(r.w, r.Body, s.cfg.MaxUpload)
+	mr, err := r.MultipartReader()
+	if err != nil {
+		return nil, discord.InvalidForm("_root", "BASE_TYPE_INVALID", "Malformed multipart body.")
+	}
+	var files []upload
+	cleanup := func() {
+		for _, f := range files {
+			os.Remove(f.tmp)
+		}
+	}
+	tmpDir := filepath.Join(s.cfg.AttachmentDir, "tmp")
+	if err := os.MkdirAll(tmpDir, 0o755); err != nil {
+		return nil, fmt.Errorf("attachment dir: %w", err)
+	}
+	for {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			cleanup()
+			if strings.Contains(err.Error(), "too large") {
+				return nil, discord.ErrPayloadTooLarge
+			}
+			return nil, discord.InvalidForm("_root", "BASE_TYPE_INVALID", "Malformed multipart body.")
+		}
+		name := part.FormName()
+		switch {
+		case name == "payload_json":
+			raw, err := io.ReadAll(io.LimitReader(part, maxJSONBody+1))
+			if err != nil || len(raw) > maxJSONBody {
+				cleanup()
+				return nil, discord.ErrPayloadTooLarge
+			}
+			if err := decodeBytes(raw, body); err != nil {
+				cleanup()
+				return nil, err
+			}
+		case strings.HasPrefix(name, "files[") || strings.HasPrefix(name, "file"):
+			idx := len(files)
+			if strings.HasPrefix(name, "files[") && strings.HasSuffix(name, "]") {
+				if n, err := strconv.Atoi(name[6 : len(name)-1]); err == nil {
+					idx = n
+				}
+			}
+			tmp, err := os.CreateTemp(tmpDir, "upload-*")
+			if err != nil {
+				cleanup()
+				return nil, fmt.Errorf("spool upload: %w", err)
+			}
+			n, err := io.Copy(tmp, part)
+			tmp.Close()
+			files = append(files, upload{index: idx, filename: part.FileName(), contentType: part.Header.Get("Content-Type"), tmp: tmp.Name(), size: n})
+			if err != nil {
+				cleanup()
+				if strings.Contains(err.Error(), "too large") {
+					return nil, discord.ErrPayloadTooLarge
+				}
+				return nil, discord.InvalidForm("files", "BASE_TYPE_INVALID", "Could not read file.")
+			}
+		default:
+			// Discord ignores unknown parts; so do we.
+		}
+	}
+	if len(files) > 10 {
+		cleanup()
+		return nil, discord.InvalidForm("files", "BASE_TYPE_MAX_LENGTH", "Must be 10 or fewer in length.")
+	}
+	return files, nil
+}
+
+// safeFilename keeps a filename to characters that are safe in a path and
+// a URL, as Discord does (spaces become underscores).
+func safeFilename(name string) string {
+	name = filepath.Base(strings.ReplaceAll(name, "\\", "/"))
+	var b strings.Builder
+	for _, r := range name {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '-', r == '_':
+			b.WriteRune(r)
+		case r == ' ':
+			b.WriteByte('_')
+		}
+	}
+	out := strings.TrimLeft(b.String(), ".")
+	if out == "" {
+		out = "unknown"
+	}
+	if len(out) > 128 {
+		out = out[len(out)-128:]
+	}
+	return out
+}
+
+// storeUploads moves spooled files into place and fsyncs them, so a
+// message that references them is never acknowledged before its files are
+// durable.
+func (s *Server) storeUploads(channelID ID, files []upload, refs []attachmentRef) ([]model.Attachment, error) {
+	if len(files) == 0 {
+		return nil, nil
+	}
+	descs := map[int]attachmentRef{}
+	for _, ref := range refs {
+		var n int
+		if json.Unmarshal(ref.ID, &n) == nil {
+			descs[n] = ref
+		} else {
+			var str string
+			if json.Unmarshal(ref.ID, &str) == nil {
+				if n, err := strconv.Atoi(str); err == nil {
+					descs[n] = ref
+				}
+			}
+		}
+	}
+	var out []model.Attachment
+	for _, f := range files {
+		id := s.eng.NewID()
+		name := f.filename
+		desc := ""
+		if ref, ok := descs[f.index]; ok {
+			if ref.Filename != "" {
+				name = ref.Filename
+			}
+			desc = ref.Description
+		}
+		if utf8.RuneCountInString(desc) > 1024 {
+			return nil, discord.InvalidForm("attachments", "BASE_TYPE_MAX_LENGTH", "Description must be 1024 or fewer in length.")
+		}
+		name = safeFilename(name)
+		dir := filepath.Join(s.cfg.AttachmentDir, channelID.String(), id.String())
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("attachment dir: %w", err)
+		}
+		dst := filepath.Join(dir, name)
+		if err := os.Rename(f.tmp, dst); err != nil {
+			return nil, fmt.Errorf("store attachment: %w", err)
+		}
+		if err := syncFile(dst); err != nil {
+			return nil, err
+		}
+		if err := syncFile(dir); err != nil {
+			return nil, err
+		}
+		ct := f.contentType
+		if ct == "" || ct == "application/octet-stream" {
+			if byExt := mime.TypeByExtension(filepath.Ext(name)); byExt != "" {
+				ct = byExt
+			}
+		}
+		url := fmt.Sprintf("%s/attachments/%s/%s/%s", s.cfg.PublicURL, channelID, id, name)
+		out = append(out, model.Attachment{ID: id, Filename: name, Description: desc, ContentType: ct, Size: f.size, URL: url, ProxyURL: url})
+	}
+	if err := syncFile(filepath.Join(s.cfg.AttachmentDir, channelID.String())); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func syncFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("sync %s: %w", path, err)
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", path, err)
+	}
+	return nil
+}
+
+// discardUploads removes files of a message that was refused.
+func (s *Server) discardUploads(channelID ID, atts []model.Attachment) {
+	for _, a := range atts {
+		os.RemoveAll(filepath.Join(s.cfg.AttachmentDir, channelID.String(), a.ID.String()))
+	}
+}
+
+// serveAttachment serves a stored file. Like Discord's CDN, URLs are
+// unguessable by their snowflakes rather than access-checked.
+func (s *Server) serveAttachment(w http.ResponseWriter, r *http.Request) {
+	cid, err1 := snowflake.Parse(r.PathValue("channel_id"))
+	aid, err2 := snowflake.Parse(r.PathValue("attachment_id"))
+	name := r.PathValue("filename")
+	if err1 != nil || err2 != nil || safeFilename(name) != name {
+		http.NotFound(w, r)
+		return
+	}
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Content-Disposition", "inline; filename=\""+name+"\"")
+	http.ServeFile(w, r, filepath.Join(s.cfg.AttachmentDir, cid.String(), aid.String(), name))
+}
+
+// validateEmbed checks an embed object against Discord's field limits.
+func validateEmbed(f *discord.FormErrors, path string, raw json.RawMessage) {
+	var e struct {
+		Title       *string `json:"title"`
+		Description *string `json:"description"`
+		URL         *string `json:"url"`
+		Color       *int64  `json:"color"`
+		Footer      *struct {
+			Text string `json:"text"`
+		} `json:"footer"`
+		Author *struct {
+			Name string `json:"name"`
+		} `json:"author"`
+		Fields []struct {
+			Name   string `json:"name"`
+			Value  string `json:"value"`
+			Inline bool   `json:"inline"`
+		} `json:"fields"`
+	}
+	if err := json.Unmarshal(raw, &e); err != nil {
+		f.Add(path, "DICT_TYPE_CONVERT", "Embed must be an object with fields of the documented types.")
+		return
+	}
+	max := func(p string, s *string, n int) {
+		if s != nil && utf8.RuneCountInString(*s) > n {
+			f.Addf(path+"."+p, "BASE_TYPE_MAX_LENGTH", "Must be %d or fewer in length.", n)
+		}
+	}
+	max("title", e.Title, 256)
+	max("description", e.Description, 4096)
+	if e.Footer != nil {
+		max("footer.text", &e.Footer.Text, 2048)
+	}
+	if e.Author != nil {
+		max("author.name", &e.Author.Name, 256)
+	}
+	if e.Color != nil && (*e.Color < 0 || *e.Color > 0xFFFFFF) {
+		f.Add(path+".color", "NUMBER_TYPE_MAX", "Int value should be between 0 and 16777215.")
+	}
+	if len(e.Fields) > 25 {
+		f.Add(path+".fields", "BASE_TYPE_MAX_LENGTH", "Must be 25 or fewer in length.")
+	}
+	for i, fl := range e.Fields {
+		p := path + ".fields." + strconv.Itoa(i)
+		if fl.Name == "" {
+			f.Add(p+".name", "BASE_TYPE_REQUIRED", "This field is required")
+		}
+		if fl.Value == "" {
+			f.Add(p+".value", "BASE_TYPE_REQUIRED", "This field is required")
+		}
+		max("name", &fl.Name, 256)
+		max("value", &fl.Value, 1024)
+	}
+}
+
+// embedChars counts the characters Discord's 6000-per-message embed limit
+// is about.
+func embedChars(embeds []json.RawMessage) int {
+	n := 0
+	for _, raw := range embeds {
+		var e struct {
+			Title, Description string
+			Footer             struct{ Text string }
+			Author             struct{ Name string }
+			Fields             []struct{ Name, Value string }
+		}
+		_ = json.Unmarshal(raw, &e)
+		n += utf8.RuneCountInString(e.Title) + utf8.RuneCountInString(e.Description) +
+			utf8.RuneCountInString(e.Footer.Text) + utf8.RuneCountInString(e.Author.Name)
+		for _, fl := range e.Fields {
+			n += utf8.RuneCountInString(fl.Name) + utf8.RuneCountInString(fl.Value)
+		}
+	}
+	return n
+}

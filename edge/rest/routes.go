@@ -1,0 +1,97 @@
+package rest
+
+import "net/http"
+
+func (s *Server) routes() {
+	// Accounts and applications.
+	s.handle("POST", "/auth/register", public, s.register)
+	s.handle("POST", "/auth/login", public, s.login)
+	s.handle("POST", "/auth/logout", 0, s.logout)
+	s.handle("POST", "/applications", 0, s.createApplication)
+	s.handle("GET", "/applications/{application_id}", 0, s.getApplication)
+	s.handle("POST", "/applications/{application_id}/bot/reset", 0, s.resetBot)
+	s.handle("GET", "/oauth2/applications/@me", 0, s.currentApplication)
+	s.handle("GET", "/applications/@me", 0, s.currentApplication)
+	s.handle("POST", "/oauth2/authorize", 0, s.authorize)
+	s.handle("GET", "/gateway", public, s.gateway)
+	s.handle("GET", "/gateway/bot", 0, s.gatewayBot)
+
+	// Users.
+	s.handle("GET", "/users/{user_id}", 0, s.getUser)
+	s.handle("PATCH", "/users/@me", 0, s.modifyMe)
+	s.handle("GET", "/users/@me/guilds", 0, s.myGuilds)
+	s.handle("GET", "/users/@me/guilds/{guild_id}/member", 0, s.myMember)
+	s.handle("DELETE", "/users/@me/guilds/{guild_id}", 0, s.leaveGuild)
+	s.handle("GET", "/users/@me/channels", 0, s.myDMs)
+	s.handle("POST", "/users/@me/channels", 0, s.openDM)
+
+	// Guilds.
+	s.handle("POST", "/guilds", 0, s.createGuild)
+	s.handle("GET", "/guilds/{guild_id}", 0, s.getGuild)
+	s.handle("PATCH", "/guilds/{guild_id}", 0, s.modifyGuild)
+	s.handle("DELETE", "/guilds/{guild_id}", 0, s.deleteGuild)
+	s.handle("GET", "/guilds/{guild_id}/channels", 0, s.guildChannels)
+	s.handle("POST", "/guilds/{guild_id}/channels", 0, s.createChannel)
+	s.handle("PATCH", "/guilds/{guild_id}/channels", 0, s.channelPositions)
+	s.handle("GET", "/guilds/{guild_id}/roles", 0, s.guildRoles)
+	s.handle("POST", "/guilds/{guild_id}/roles", 0, s.createRole)
+	s.handle("PATCH", "/guilds/{guild_id}/roles", 0, s.rolePositions)
+	s.handle("GET", "/guilds/{guild_id}/roles/{role_id}", 0, s.getRole)
+	s.handle("PATCH", "/guilds/{guild_id}/roles/{role_id}", 0, s.modifyRole)
+	s.handle("DELETE", "/guilds/{guild_id}/roles/{role_id}", 0, s.deleteRole)
+	s.handle("GET", "/guilds/{guild_id}/members", 0, s.listMembers)
+	s.handle("GET", "/guilds/{guild_id}/members/search", 0, s.searchMembers)
+	s.handle("PATCH", "/guilds/{guild_id}/members/@me", 0, s.modifyMyMember)
+	s.handle("GET", "/guilds/{guild_id}/members/{user_id}", 0, s.getMember)
+	s.handle("PATCH", "/guilds/{guild_id}/members/{user_id}", 0, s.modifyMember)
+	s.handle("DELETE", "/guilds/{guild_id}/members/{user_id}", 0, s.kickMember)
+	s.handle("PUT", "/guilds/{guild_id}/members/{user_id}/roles/{role_id}", 0, s.addMemberRole)
+	s.handle("DELETE", "/guilds/{guild_id}/members/{user_id}/roles/{role_id}", 0, s.removeMemberRole)
+	s.handle("GET", "/guilds/{guild_id}/bans", 0, s.listBans)
+	s.handle("GET", "/guilds/{guild_id}/bans/{user_id}", 0, s.getBan)
+	s.handle("PUT", "/guilds/{guild_id}/bans/{user_id}", 0, s.createBan)
+	s.handle("DELETE", "/guilds/{guild_id}/bans/{user_id}", 0, s.removeBan)
+	s.handle("GET", "/guilds/{guild_id}/invites", 0, s.guildInvites)
+
+	// Channels.
+	s.handle("GET", "/channels/{channel_id}", 0, s.getChannel)
+	s.handle("PATCH", "/channels/{channel_id}", 0, s.modifyChannel)
+	s.handle("DELETE", "/channels/{channel_id}", 0, s.deleteChannel)
+	s.handle("PUT", "/channels/{channel_id}/permissions/{overwrite_id}", 0, s.editOverwrite)
+	s.handle("DELETE", "/channels/{channel_id}/permissions/{overwrite_id}", 0, s.deleteOverwrite)
+	s.handle("GET", "/channels/{channel_id}/invites", 0, s.channelInvites)
+	s.handle("POST", "/channels/{channel_id}/invites", 0, s.createInvite)
+	s.handle("POST", "/channels/{channel_id}/typing", 0, s.typing)
+	s.handle("GET", "/channels/{channel_id}/pins", 0, s.listPins)
+	s.handle("PUT", "/channels/{channel_id}/pins/{message_id}", 0, s.pin)
+	s.handle("DELETE", "/channels/{channel_id}/pins/{message_id}", 0, s.unpin)
+	s.handle("GET", "/channels/{channel_id}/messages/pins", 0, s.listPinsV2)
+	s.handle("PUT", "/channels/{channel_id}/messages/pins/{message_id}", 0, s.pin)
+
+	// Invites.
+	s.handle("GET", "/invites/{code}", 0, s.getInvite)
+	s.handle("POST", "/invites/{code}", 0, s.acceptInvite)
+	s.handle("DELETE", "/invites/{code}", 0, s.deleteInvite)
+
+	// Messages and reactions.
+	s.handle("GET", "/channels/{channel_id}/messages", 0, s.listMessages)
+	s.handle("POST", "/channels/{channel_id}/messages", 0, s.createMessage)
+	s.handle("POST", "/channels/{channel_id}/messages/bulk-delete", 0, s.bulkDelete)
+	s.handle("GET", "/channels/{channel_id}/messages/{message_id}", 0, s.getMessage)
+	s.handle("PATCH", "/channels/{channel_id}/messages/{message_id}", 0, s.editMessage)
+	s.handle("DELETE", "/channels/{channel_id}/messages/{message_id}", 0, s.deleteMessage)
+	// One pattern for both: ServeMux cannot rank ".../messages/pins/{id}"
+	// against ".../messages/{id}/reactions".
+	s.handle("DELETE", "/channels/{channel_id}/messages/{message_id}/{sub}", 0, s.deleteMessageSub)
+	s.handle("GET", "/channels/{channel_id}/messages/{message_id}/reactions/{emoji}", 0, s.reactionUsers)
+	s.handle("DELETE", "/channels/{channel_id}/messages/{message_id}/reactions/{emoji}", 0, s.clearEmoji)
+	s.handle("PUT", "/channels/{channel_id}/messages/{message_id}/reactions/{emoji}/@me", 0, s.addReaction)
+	s.handle("DELETE", "/channels/{channel_id}/messages/{message_id}/reactions/{emoji}/@me", 0, s.removeOwnReaction)
+	s.handle("DELETE", "/channels/{channel_id}/messages/{message_id}/reactions/{emoji}/{user_id}", 0, s.removeUserReaction)
+
+	// Files and the fallback.
+	s.mux.HandleFunc("GET /attachments/{channel_id}/{attachment_id}/{filename}", s.serveAttachment)
+	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, notFoundErr)
+	})
+}

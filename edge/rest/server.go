@@ -1,0 +1,226 @@
+package rest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/accord-chat/accord/core/model"
+	"github.com/accord-chat/accord/core/snowflake"
+	"github.com/accord-chat/accord/edge/auth"
+	"github.com/accord-chat/accord/edge/discord"
+	"github.com/accord-chat/accord/edge/guild"
+	"github.com/accord-chat/accord/edge/ratelimit"
+)
+
+type ID = snowflake.ID
+
+// Config configures the REST API.
+type Config struct {
+	Engine   *guild.Engine
+	Verifier *auth.Verifier
+	// Limiter applies Discord's rate limits; nil disables them.
+	Limiter *ratelimit.Limiter
+	Logger  *slog.Logger
+	// AttachmentDir is where uploaded files are kept.
+	AttachmentDir string
+	// PublicURL is the base URL clients reach this node at
+	// ("http://127.0.0.1:8080"); attachment URLs are built from it.
+	PublicURL string
+	// GatewayURL is returned by GET /gateway ("ws://127.0.0.1:8080/gateway").
+	GatewayURL string
+	// MaxUpload bounds one request body with files (Discord: 25 MiB).
+	MaxUpload int64
+	// Registerer receives the API's metrics; none when nil.
+	Registerer prometheus.Registerer
+}
+
+// Server is the REST API handler.
+type Server struct {
+	cfg     Config
+	eng     *guild.Engine
+	log     *slog.Logger
+	mux     *http.ServeMux
+	metrics *metrics
+}
+
+// New builds the API. Mount Handler at the root of the HTTP server.
+func New(cfg Config) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.MaxUpload == 0 {
+		cfg.MaxUpload = 25 << 20
+	}
+	s := &Server{cfg: cfg, eng: cfg.Engine, log: cfg.Logger, mux: http.NewServeMux(), metrics: newMetrics(cfg.Registerer)}
+	s.routes()
+	return s
+}
+
+// Handler returns the http.Handler serving /api/v9, /api/v10 and the
+// attachment files.
+func (s *Server) Handler() http.Handler { return s.mux }
+
+// request is one API call as handlers see it.
+type request struct {
+	*http.Request
+	w     http.ResponseWriter
+	user  *model.User // nil on routes without auth
+	token *model.Token
+	raw   string // the presented token
+}
+
+// Status wrappers for handler results.
+type (
+	created   struct{ v any }
+	noContent struct{}
+)
+
+type handlerFunc func(r *request) (any, error)
+
+// Route options.
+const (
+	public = 1 << iota // no Authorization needed
+)
+
+// handle registers a route under every API version prefix. pattern uses
+// Discord's parameter names ("/channels/{channel_id}/messages"), which is
+// also the rate limit route key.
+func (s *Server) handle(method, pattern string, opts int, h handlerFunc) {
+	route := method + " " + pattern
+	fn := func(w http.ResponseWriter, hr *http.Request) {
+		start := time.Now()
+		status := s.serve(w, hr, route, opts, h)
+		s.metrics.observe(route, status, time.Since(start))
+	}
+	for _, prefix := range []string{"/api/v10", "/api/v9", "/api"} {
+		s.mux.HandleFunc(method+" "+prefix+pattern, fn)
+	}
+}
+
+func (s *Server) serve(w http.ResponseWriter, hr *http.Request, route string, opts int, h handlerFunc) (status int) {
+	defer func() {
+		if p := recover(); p != nil {
+			if p == http.ErrAbortHandler {
+				panic(p)
+			}
+			s.log.Error("handler panic", "route", route, "panic", p)
+			status = writeError(w, discord.ErrInternal)
+		}
+	}()
+	r := &request{Request: hr, w: w}
+	identity := "ip:" + clientIP(hr)
+	if opts&public == 0 {
+		tok, _ := auth.ParseHeader(hr.Header.Get("Authorization"))
+		t, err := s.cfg.Verifier.Verify(hr.Context(), tok)
+		if err != nil {
+			if !errors.Is(err, auth.ErrInvalidToken) {
+				s.log.Error("verify token", "err", err)
+				return writeError(w, discord.ErrInternal)
+			}
+			return writeError(w, discord.ErrUnauthorized)
+		}
+		u := s.eng.User(t.UserID)
+		if u == nil {
+			return writeError(w, discord.ErrUnauthorized)
+		}
+		r.user, r.token, r.raw = u, t, tok
+		identity = t.UserID.String()
+	}
+	if l := s.cfg.Limiter; l != nil {
+		d := l.Allow(identity, route, ratelimit.Major(hr))
+		d.WriteHeaders(w.Header())
+		if !d.Allowed {
+			w.Header().Set("Content-Type", "application/json")
+			// Discord's 429s come from its edge proxy, which names itself in
+			// Via; discord.js uses that to tell them from Cloudflare bans.
+			w.Header().Set("Via", "1.1 accord")
+			w.WriteHeader(http.StatusTooManyRequests)
+			_, _ = w.Write(d.Body())
+			return http.StatusTooManyRequests
+		}
+	}
+	out, err := h(r)
+	if err != nil {
+		var de *discord.Error
+		if errors.As(err, &de) {
+			return writeError(w, de)
+		}
+		if errors.Is(err, context.Canceled) {
+			return 499
+		}
+		s.log.Error("request failed", "route", route, "err", err)
+		return writeError(w, discord.ErrInternal)
+	}
+	switch v := out.(type) {
+	case noContent:
+		w.WriteHeader(http.StatusNoContent)
+		return http.StatusNoContent
+	case created:
+		return writeJSON(w, http.StatusCreated, v.v)
+	default:
+		return writeJSON(w, http.StatusOK, v)
+	}
+}
+
+func clientIP(r *http.Request) string {
+	host := r.RemoteAddr
+	if i := strings.LastIndexByte(host, ':'); i >= 0 {
+		host = host[:i]
+	}
+	return host
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) int {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return writeError(w, discord.ErrInternal)
+	}
+	// Exactly "application/json": some libraries compare the header
+	// rather than parse it.
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+	return status
+}
+
+func writeError(w http.ResponseWriter, e *discord.Error) int {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(e.Status)
+	_, _ = w.Write(discord.MarshalError(e))
+	return e.Status
+}
+
+// idParam parses a snowflake path parameter; a bad one is a 404 on
+// Discord for most routes, but a clear 50035 is kinder and is what
+// Discord sends for snowflake fields in bodies.
+func (r *request) idParam(name string) (ID, error) {
+	v := r.PathValue(name)
+	id, err := snowflake.Parse(v)
+	if err != nil {
+		return 0, discord.InvalidForm(name, "NUMBER_TYPE_COERCE", fmt.Sprintf("Value %q is not snowflake.", truncate(v)))
+	}
+	return id, nil
+}
+
+// meParam resolves "@me" or a snowflake.
+func (r *request) userParam(name string) (ID, error) {
+	if r.PathValue(name) == "@me" {
+		return r.user.ID, nil
+	}
+	return r.idParam(name)
+}
+
+func truncate(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "…"
+	}
+	return s
+}

@@ -1,0 +1,155 @@
+// Package config is Accord's configuration: defaults, then a YAML file
+// (unknown keys rejected), then ACCORD_* environment variables, then
+// command-line flags, then Validate.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is everything a node needs to start.
+type Config struct {
+	// Listen is the address for HTTP: REST, gateway, web client, metrics.
+	Listen string `yaml:"listen"`
+	// Data is the directory for the embedded store and attachments.
+	Data string `yaml:"data"`
+	// PublicURL is how clients reach this node; derived from Listen when
+	// empty.
+	PublicURL string `yaml:"public_url"`
+	// RateLimits is "on" (Discord's limits) or "off" (load tests).
+	RateLimits string `yaml:"rate_limits"`
+	// LogLevel is debug, info, warn or error.
+	LogLevel string `yaml:"log_level"`
+	// Store selects the message store backend: "embedded".
+	Store string `yaml:"store"`
+	// NodeID distinguishes the snowflakes of nodes (0–1023).
+	NodeID int `yaml:"node_id"`
+}
+
+// Default is the single-process configuration.
+func Default() Config {
+	return Config{
+		Listen:     "127.0.0.1:8080",
+		Data:       "./accord-data",
+		RateLimits: "on",
+		LogLevel:   "info",
+		Store:      "embedded",
+	}
+}
+
+// Load builds the configuration from args (without the program name and
+// subcommand) and the environment.
+func Load(args []string, getenv func(string) string) (Config, error) {
+	cfg := Default()
+	fs := flag.NewFlagSet("accord", flag.ContinueOnError)
+	fs.SetOutput(&bytes.Buffer{})
+	file := fs.String("config", getenv("ACCORD_CONFIG"), "YAML configuration file")
+	listen := fs.String("listen", "", "listen address (default 127.0.0.1:8080)")
+	data := fs.String("data", "", "data directory (default ./accord-data)")
+	public := fs.String("public-url", "", "URL clients reach this node at")
+	rl := fs.String("rate-limits", "", "on or off")
+	level := fs.String("log-level", "", "debug, info, warn or error")
+	st := fs.String("store", "", "message store: embedded")
+	node := fs.Int("node-id", -1, "node ID for snowflakes (0-1023)")
+	if err := fs.Parse(args); err != nil {
+		return cfg, fmt.Errorf("%w\nflags:\n%s", err, usage(fs))
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if *file != "" {
+		raw, err := os.ReadFile(*file)
+		if err != nil {
+			return cfg, fmt.Errorf("read config: %w", err)
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(raw))
+		dec.KnownFields(true)
+		if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
+			return cfg, fmt.Errorf("config %s: %w", *file, err)
+		}
+	}
+	env := func(name string, dst *string) {
+		if v := getenv(name); v != "" {
+			*dst = v
+		}
+	}
+	env("ACCORD_LISTEN", &cfg.Listen)
+	env("ACCORD_DATA", &cfg.Data)
+	env("ACCORD_PUBLIC_URL", &cfg.PublicURL)
+	env("ACCORD_RATE_LIMITS", &cfg.RateLimits)
+	env("ACCORD_LOG_LEVEL", &cfg.LogLevel)
+	env("ACCORD_STORE", &cfg.Store)
+	if v := getenv("ACCORD_NODE_ID"); v != "" {
+		if _, err := fmt.Sscanf(v, "%d", &cfg.NodeID); err != nil {
+			return cfg, fmt.Errorf("ACCORD_NODE_ID: %q is not a number", v)
+		}
+	}
+	set := func(v string, dst *string) {
+		if v != "" {
+			*dst = v
+		}
+	}
+	set(*listen, &cfg.Listen)
+	set(*data, &cfg.Data)
+	set(*public, &cfg.PublicURL)
+	set(*rl, &cfg.RateLimits)
+	set(*level, &cfg.LogLevel)
+	set(*st, &cfg.Store)
+	if *node >= 0 {
+		cfg.NodeID = *node
+	}
+	if cfg.PublicURL == "" {
+		cfg.PublicURL = "http://" + cfg.Listen
+	}
+	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
+	return cfg, cfg.Validate()
+}
+
+func usage(fs *flag.FlagSet) string {
+	var b bytes.Buffer
+	fs.SetOutput(&b)
+	fs.PrintDefaults()
+	return b.String()
+}
+
+// Validate reports every problem at once.
+func (c Config) Validate() error {
+	var errs []error
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		errs = append(errs, fmt.Errorf("listen: %q is not host:port", c.Listen))
+	}
+	if c.Data == "" {
+		errs = append(errs, errors.New("data: must not be empty"))
+	}
+	switch c.RateLimits {
+	case "on", "off":
+	default:
+		errs = append(errs, fmt.Errorf("rate_limits: %q must be on or off", c.RateLimits))
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("log_level: %q must be debug, info, warn or error", c.LogLevel))
+	}
+	switch c.Store {
+	case "embedded":
+	default:
+		errs = append(errs, fmt.Errorf("store: %q is not a known backend (embedded)", c.Store))
+	}
+	if c.NodeID < 0 || c.NodeID > 1023 {
+		errs = append(errs, fmt.Errorf("node_id: %d must be between 0 and 1023", c.NodeID))
+	}
+	if !strings.HasPrefix(c.PublicURL, "http://") && !strings.HasPrefix(c.PublicURL, "https://") {
+		errs = append(errs, fmt.Errorf("public_url: %q must start with http:// or https://", c.PublicURL))
+	}
+	return errors.Join(errs...)
+}

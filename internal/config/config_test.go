@@ -1,0 +1,66 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestPrecedence(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "a.yaml")
+	os.WriteFile(file, []byte("listen: 127.0.0.1:9000\ndata: /from/file\nlog_level: debug\n"), 0o644)
+
+	cases := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want Config
+	}{
+		{"defaults", nil, nil, Config{Listen: "127.0.0.1:8080", Data: "./accord-data", PublicURL: "http://127.0.0.1:8080", RateLimits: "on", LogLevel: "info", Store: "embedded"}},
+		{"file", []string{"--config", file}, nil, Config{Listen: "127.0.0.1:9000", Data: "/from/file", PublicURL: "http://127.0.0.1:9000", RateLimits: "on", LogLevel: "debug", Store: "embedded"}},
+		{"env over file", []string{"--config", file}, map[string]string{"ACCORD_DATA": "/from/env", "ACCORD_LISTEN": "127.0.0.1:9001"},
+			Config{Listen: "127.0.0.1:9001", Data: "/from/env", PublicURL: "http://127.0.0.1:9001", RateLimits: "on", LogLevel: "debug", Store: "embedded"}},
+		{"flags over env", []string{"--data", "/from/flag", "--listen", "0.0.0.0:1", "--rate-limits", "off", "--public-url", "https://x.example/"},
+			map[string]string{"ACCORD_DATA": "/from/env"},
+			Config{Listen: "0.0.0.0:1", Data: "/from/flag", PublicURL: "https://x.example", RateLimits: "off", LogLevel: "info", Store: "embedded"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := Load(c.args, env(c.env))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != c.want {
+				t.Fatalf("got %+v\nwant %+v", got, c.want)
+			}
+		})
+	}
+}
+
+func TestRejects(t *testing.T) {
+	dir := t.TempDir()
+	unknown := filepath.Join(dir, "u.yaml")
+	os.WriteFile(unknown, []byte("lisen: x\n"), 0o644)
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--config", unknown}, "lisen"},
+		{[]string{"--listen", "nope"}, "listen"},
+		{[]string{"--rate-limits", "maybe"}, "rate_limits"},
+		{[]string{"--store", "mongo"}, "store"},
+		{[]string{"--node-id", "5000"}, "node_id"},
+		{[]string{"--bogus"}, "bogus"},
+		{[]string{"extra"}, "unexpected"},
+	}
+	for _, c := range cases {
+		_, err := Load(c.args, env(nil))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Load(%v) err = %v, want mention of %q", c.args, err, c.want)
+		}
+	}
+}
