@@ -64,3 +64,14 @@ func TestRejects(t *testing.T) {
 		}
 	}
 }
+
+// The example shipped for operators must stay loadable.
+func TestExampleFileLoads(t *testing.T) {
+	cfg, err := Load([]string{"--config", "../../deploy/accord.example.yaml"}, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Listen != "0.0.0.0:8080" || cfg.PublicURL != "https://chat.example.org" {
+		t.Fatalf("example not applied: %+v", cfg)
+	}
+}

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Runs every test of Accord. It installs what the tests need first, so it
+# works on a fresh machine with Go 1.26 (the README's test command; CI runs
+# it through .ci/run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export GOFLAGS="${GOFLAGS:--buildvcs=false}"
+
+echo "== go mod download"
+go mod download
+
+echo "== gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './node_modules/*'))
+if [ -n "$unformatted" ]; then
+  echo "gofmt would change:"; echo "$unformatted"; exit 1
+fi
+
+echo "== go vet"
+go vet ./...
+
+echo "== go test (all packages, including the real-process tests)"
+go test -count=1 -timeout 30m ./...
+
+echo "== go test -race (concurrency-heavy packages)"
+go test -count=1 -race -timeout 20m ./edge/guild/... ./edge/ratelimit/... ./core/...
+
+echo "== fuzz smoke (each target, a bounded number of inputs)"
+# Count-bounded rather than time-bounded: Go 1.26's -fuzztime with a
+# duration can report a spurious "context deadline exceeded".
+fuzz() { # package target
+  go test -run '^$' -fuzz "^$2\$" -fuzztime "${FUZZ_INPUTS:-3000}x" "$1"
+}
+for pkg in $(go list ./...); do
+  dir=$(go list -f '{{.Dir}}' "$pkg")
+  for target in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/^func //' | sort -u); do
+    echo "-- $pkg $target"
+    fuzz "$pkg" "$target"
+  done
+done
+
+echo "== all tests passed"
