@@ -2,6 +2,7 @@ package discord
 
 import (
 	"encoding/json"
+	"strings"
 	"time"
 
 	"github.com/accord-chat/accord/core/model"
@@ -82,6 +83,17 @@ type Emoji struct {
 	ID       ID     `json:"id"`
 	Name     string `json:"name"`
 	Animated bool   `json:"animated,omitempty"`
+}
+
+// EmojiFromKey renders a stored emoji key: unicode emoji as they are,
+// custom ones ("name:id") with their ID.
+func EmojiFromKey(key string) Emoji {
+	if i := strings.LastIndexByte(key, ':'); i > 0 {
+		e := Emoji{Name: key[:i]}
+		_ = e.ID.UnmarshalJSON([]byte(key[i+1:]))
+		return e
+	}
+	return Emoji{Name: key}
 }
 
 // ReactionCountDetails splits a reaction count into normal and super.

@@ -120,7 +120,7 @@ func (e *Engine) CreateApplication(ctx context.Context, ownerID ID, name, descri
 	bot := &model.User{ID: id, Username: strings.TrimSpace(name), Discriminator: "0", Bot: true}
 	tok, digest := auth.NewToken(id, e.now())
 	app := &model.Application{ID: id, Name: strings.TrimSpace(name), Description: description, OwnerID: ownerID,
-		BotPublic: true, VerifyKey: hex.EncodeToString(vk[:]), BotTokenHash: digest}
+		BotPublic: true, VerifyKey: hex.EncodeToString(vk[:]), BotTokenHash: digest, Flags: DefaultAppFlags}
 	p := &plan{}
 	p.op(store.Op{Kind: store.OpPutUser, User: bot})
 	p.op(store.Op{Kind: store.OpPutApplication, Application: app})
@@ -131,6 +131,50 @@ func (e *Engine) CreateApplication(ctx context.Context, ownerID ID, name, descri
 		return nil, nil, "", err
 	}
 	return app, bot, tok, nil
+}
+
+// DefaultAppFlags enables the three privileged gateway intents in their
+// "limited" form (GATEWAY_PRESENCE_LIMITED 1<<13, GATEWAY_GUILD_MEMBERS_LIMITED
+// 1<<15, GATEWAY_MESSAGE_CONTENT_LIMITED 1<<19): what Discord grants a bot in
+// fewer than 100 guilds once its owner ticks the boxes. Self-hosters own
+// their bots, so the boxes start ticked; owners can clear them.
+const DefaultAppFlags = 1<<13 | 1<<15 | 1<<19
+
+// intentFlags are the application flags an owner may change.
+const intentFlags = 1<<12 | 1<<13 | 1<<14 | 1<<15 | 1<<18 | 1<<19
+
+// ModifyApplication changes an application's description and intent
+// flags. Only the owner (or the bot itself) may.
+func (e *Engine) ModifyApplication(ctx context.Context, callerID, appID ID, description *string, flags *int) (*model.Application, error) {
+	e.acct.wmu.Lock()
+	defer e.acct.wmu.Unlock()
+	app, err := e.Application(ctx, callerID, appID)
+	if err != nil {
+		return nil, err
+	}
+	na := *app
+	var f discord.FormErrors
+	if description != nil {
+		if utf8.RuneCountInString(*description) > 400 {
+			f.Add("description", "BASE_TYPE_MAX_LENGTH", "Must be 400 or fewer in length.")
+		}
+		na.Description = *description
+	}
+	if flags != nil {
+		if *flags&^intentFlags != 0 {
+			f.Add("flags", "APPLICATION_FLAGS_INVALID", "Only the gateway intent flags can be set.")
+		}
+		na.Flags = app.Flags&^intentFlags | *flags&intentFlags
+	}
+	if err := f.Err(); err != nil {
+		return nil, err
+	}
+	p := &plan{}
+	p.op(store.Op{Kind: store.OpPutApplication, Application: &na})
+	if err := e.commitGlobal(ctx, p); err != nil {
+		return nil, err
+	}
+	return &na, nil
 }
 
 // Application returns an application the caller owns (or, for a bot, its

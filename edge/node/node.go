@@ -21,6 +21,7 @@ import (
 	"github.com/accord-chat/accord/core/store"
 	"github.com/accord-chat/accord/core/store/pebblestore"
 	"github.com/accord-chat/accord/edge/auth"
+	"github.com/accord-chat/accord/edge/gateway"
 	"github.com/accord-chat/accord/edge/guild"
 	"github.com/accord-chat/accord/edge/ratelimit"
 	"github.com/accord-chat/accord/edge/rest"
@@ -35,6 +36,7 @@ type Node struct {
 	engine  *guild.Engine
 	limiter *ratelimit.Limiter
 	api     *rest.Server
+	gw      *gateway.Server
 	reg     *prometheus.Registry
 	ln      net.Listener
 	srv     *http.Server
@@ -77,12 +79,18 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, error
 		st.Close()
 		return nil, fmt.Errorf("rate limits: %w", err)
 	}
-	wsURL := "ws" + strings.TrimPrefix(cfg.PublicURL, "http")
+	wsURL := "ws" + strings.TrimPrefix(cfg.PublicURL, "http") + "/gateway"
+	verifier := auth.NewVerifier(st)
 	n.api = rest.New(rest.Config{
-		Engine: n.engine, Verifier: auth.NewVerifier(st), Limiter: n.limiter,
+		Engine: n.engine, Verifier: verifier, Limiter: n.limiter,
 		Logger: log.With("component", "rest"), AttachmentDir: filepath.Join(cfg.Data, "attachments"),
 		PublicURL: cfg.PublicURL, GatewayURL: wsURL, Registerer: n.reg,
 	})
+	n.gw = gateway.New(gateway.Config{
+		Engine: n.engine, Verifier: verifier, Renderer: n.api, Logger: log.With("component", "gateway"),
+		URL: wsURL, HeartbeatInterval: cfg.HeartbeatInterval, Registerer: n.reg,
+	})
+	n.engine.SetPublisher(n.gw)
 	n.ln, err = net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		st.Close()
@@ -91,6 +99,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, error
 	mux := http.NewServeMux()
 	mux.Handle("/api/", n.api.Handler())
 	mux.Handle("/attachments/", n.api.Handler())
+	mux.Handle("/gateway", n.gw.Handler())
 	mux.Handle("GET /metrics", promhttp.HandlerFor(n.reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	n.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
@@ -109,10 +118,14 @@ func (n *Node) Engine() *guild.Engine { return n.engine }
 func (n *Node) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	lctx, stopLimiter := context.WithCancel(context.Background())
-	wg.Add(1)
+	wg.Add(2)
 	go func() {
 		defer wg.Done()
 		n.limiter.Run(lctx, ratelimit.DefaultSweepInterval)
+	}()
+	go func() {
+		defer wg.Done()
+		_ = n.gw.Run(lctx)
 	}()
 	errc := make(chan error, 1)
 	go func() { errc <- n.srv.Serve(n.ln) }()
@@ -131,6 +144,8 @@ func (n *Node) Run(ctx context.Context) error {
 	if err == nil {
 		<-errc
 	}
+	// Gateway connections are hijacked, so Shutdown does not wait for
+	// them: the gateway closes them itself (1001, clients resume).
 	stopLimiter()
 	wg.Wait()
 	if cerr := n.store.Close(); cerr != nil {

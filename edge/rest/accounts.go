@@ -128,6 +128,38 @@ func (s *Server) currentApplication(r *request) (any, error) {
 	return s.renderApp(app), nil
 }
 
+type appPatchBody struct {
+	Description opt[string] `json:"description"`
+	Flags       opt[int]    `json:"flags"`
+}
+
+func (s *Server) patchApp(r *request, appID ID) (any, error) {
+	var body appPatchBody
+	if err := decodeJSON(r.Request, &body); err != nil {
+		return nil, err
+	}
+	app, err := s.eng.ModifyApplication(r.Context(), r.user.ID, appID, body.Description.ptr(), body.Flags.ptr())
+	if err != nil {
+		return nil, err
+	}
+	return s.renderApp(app), nil
+}
+
+func (s *Server) modifyCurrentApplication(r *request) (any, error) {
+	if !r.user.Bot {
+		return nil, discord.ErrUnknownApplication
+	}
+	return s.patchApp(r, r.user.ID)
+}
+
+func (s *Server) modifyApplication(r *request) (any, error) {
+	id, err := r.idParam("application_id")
+	if err != nil {
+		return nil, err
+	}
+	return s.patchApp(r, id)
+}
+
 // authorize is Discord's bot-authorization step of the OAuth2 flow,
 // reduced to what a signed-in user's client sends: the bot
 // (client_id) and the permissions it asks for, for a guild the user

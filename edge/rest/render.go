@@ -3,7 +3,6 @@ package rest
 import (
 	"context"
 	"encoding/json"
-	"strings"
 
 	"github.com/accord-chat/accord/core/model"
 	"github.com/accord-chat/accord/edge/discord"
@@ -91,7 +90,7 @@ func (rd *renderer) message(m *model.Message, ref *model.Message) *discord.Messa
 		me, _ := rd.s.eng.Store().HasReaction(rd.ctx, m.ChannelID, m.ID, r.Emoji, rd.viewer)
 		out.Reactions = append(out.Reactions, discord.Reaction{
 			Count: r.Count, CountDetails: discord.ReactionCountDetails{Normal: r.Count}, Me: me,
-			Emoji: emojiObject(r.Emoji), BurstColors: []string{},
+			Emoji: discord.EmojiFromKey(r.Emoji), BurstColors: []string{},
 		})
 	}
 	if ref != nil {
@@ -111,18 +110,6 @@ func (rd *renderer) messages(msgs []*model.Message) []*discord.Message {
 		out = append(out, rd.message(m, ref))
 	}
 	return out
-}
-
-// emojiObject renders a stored emoji key: unicode emoji as they are,
-// custom ones ("name:id") with their ID.
-func emojiObject(key string) discord.Emoji {
-	if i := strings.LastIndexByte(key, ':'); i > 0 {
-		var e discord.Emoji
-		e.Name = key[:i]
-		_ = e.ID.UnmarshalJSON([]byte(key[i+1:]))
-		return e
-	}
-	return discord.Emoji{Name: key}
 }
 
 // RenderMessageEvent renders a MESSAGE_CREATE/UPDATE payload for the

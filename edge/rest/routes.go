@@ -12,6 +12,8 @@ func (s *Server) routes() {
 	s.handle("POST", "/applications/{application_id}/bot/reset", 0, s.resetBot)
 	s.handle("GET", "/oauth2/applications/@me", 0, s.currentApplication)
 	s.handle("GET", "/applications/@me", 0, s.currentApplication)
+	s.handle("PATCH", "/applications/@me", 0, s.modifyCurrentApplication)
+	s.handle("PATCH", "/applications/{application_id}", 0, s.modifyApplication)
 	s.handle("POST", "/oauth2/authorize", 0, s.authorize)
 	s.handle("GET", "/gateway", public, s.gateway)
 	s.handle("GET", "/gateway/bot", 0, s.gatewayBot)

@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -33,6 +34,8 @@ type Config struct {
 	Store string `yaml:"store"`
 	// NodeID distinguishes the snowflakes of nodes (0–1023).
 	NodeID int `yaml:"node_id"`
+	// HeartbeatInterval is the gateway's HELLO interval (Discord: 41.25 s).
+	HeartbeatInterval time.Duration `yaml:"heartbeat_interval"`
 }
 
 // Default is the single-process configuration.
@@ -43,6 +46,8 @@ func Default() Config {
 		RateLimits: "on",
 		LogLevel:   "info",
 		Store:      "embedded",
+
+		HeartbeatInterval: 41250 * time.Millisecond,
 	}
 }
 
@@ -60,6 +65,7 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	level := fs.String("log-level", "", "debug, info, warn or error")
 	st := fs.String("store", "", "message store: embedded")
 	node := fs.Int("node-id", -1, "node ID for snowflakes (0-1023)")
+	hb := fs.Duration("heartbeat-interval", 0, "gateway heartbeat interval (default 41.25s)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, fmt.Errorf("%w\nflags:\n%s", err, usage(fs))
 	}
@@ -107,6 +113,9 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	if *node >= 0 {
 		cfg.NodeID = *node
 	}
+	if *hb != 0 {
+		cfg.HeartbeatInterval = *hb
+	}
 	if cfg.PublicURL == "" {
 		cfg.PublicURL = "http://" + cfg.Listen
 	}
@@ -144,6 +153,9 @@ func (c Config) Validate() error {
 	case "embedded":
 	default:
 		errs = append(errs, fmt.Errorf("store: %q is not a known backend (embedded)", c.Store))
+	}
+	if c.HeartbeatInterval < 100*time.Millisecond || c.HeartbeatInterval > 10*time.Minute {
+		errs = append(errs, fmt.Errorf("heartbeat_interval: %s must be between 100ms and 10m", c.HeartbeatInterval))
 	}
 	if c.NodeID < 0 || c.NodeID > 1023 {
 		errs = append(errs, fmt.Errorf("node_id: %d must be between 0 and 1023", c.NodeID))

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -14,19 +15,20 @@ func TestPrecedence(t *testing.T) {
 	file := filepath.Join(dir, "a.yaml")
 	os.WriteFile(file, []byte("listen: 127.0.0.1:9000\ndata: /from/file\nlog_level: debug\n"), 0o644)
 
+	hb := Default().HeartbeatInterval
 	cases := []struct {
 		name string
 		args []string
 		env  map[string]string
 		want Config
 	}{
-		{"defaults", nil, nil, Config{Listen: "127.0.0.1:8080", Data: "./accord-data", PublicURL: "http://127.0.0.1:8080", RateLimits: "on", LogLevel: "info", Store: "embedded"}},
-		{"file", []string{"--config", file}, nil, Config{Listen: "127.0.0.1:9000", Data: "/from/file", PublicURL: "http://127.0.0.1:9000", RateLimits: "on", LogLevel: "debug", Store: "embedded"}},
+		{"defaults", nil, nil, Config{Listen: "127.0.0.1:8080", Data: "./accord-data", PublicURL: "http://127.0.0.1:8080", RateLimits: "on", LogLevel: "info", Store: "embedded", HeartbeatInterval: hb}},
+		{"file", []string{"--config", file}, nil, Config{Listen: "127.0.0.1:9000", Data: "/from/file", PublicURL: "http://127.0.0.1:9000", RateLimits: "on", LogLevel: "debug", Store: "embedded", HeartbeatInterval: hb}},
 		{"env over file", []string{"--config", file}, map[string]string{"ACCORD_DATA": "/from/env", "ACCORD_LISTEN": "127.0.0.1:9001"},
-			Config{Listen: "127.0.0.1:9001", Data: "/from/env", PublicURL: "http://127.0.0.1:9001", RateLimits: "on", LogLevel: "debug", Store: "embedded"}},
-		{"flags over env", []string{"--data", "/from/flag", "--listen", "0.0.0.0:1", "--rate-limits", "off", "--public-url", "https://x.example/"},
+			Config{Listen: "127.0.0.1:9001", Data: "/from/env", PublicURL: "http://127.0.0.1:9001", RateLimits: "on", LogLevel: "debug", Store: "embedded", HeartbeatInterval: hb}},
+		{"flags over env", []string{"--heartbeat-interval", "2s", "--data", "/from/flag", "--listen", "0.0.0.0:1", "--rate-limits", "off", "--public-url", "https://x.example/"},
 			map[string]string{"ACCORD_DATA": "/from/env"},
-			Config{Listen: "0.0.0.0:1", Data: "/from/flag", PublicURL: "https://x.example", RateLimits: "off", LogLevel: "info", Store: "embedded"}},
+			Config{Listen: "0.0.0.0:1", Data: "/from/flag", PublicURL: "https://x.example", RateLimits: "off", LogLevel: "info", Store: "embedded", HeartbeatInterval: 2 * time.Second}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

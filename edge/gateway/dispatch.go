@@ -1,0 +1,283 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+
+	"github.com/accord-chat/accord/core/model"
+	"github.com/accord-chat/accord/edge/discord"
+	"github.com/accord-chat/accord/edge/guild"
+	"github.com/accord-chat/accord/edge/perm"
+)
+
+// share encodes an event payload once for every recipient.
+func (s *Server) share(t string, d any) *shared {
+	b, err := json.Marshal(d)
+	if err != nil {
+		s.log.Error("encode event", "type", t, "err", err)
+		b = []byte("{}")
+	}
+	return &shared{t: t, d: b}
+}
+
+// eventIntent is the intent a session needs to receive an event type.
+func eventIntent(t string, dm bool) int {
+	switch t {
+	case "MESSAGE_CREATE", "MESSAGE_UPDATE", "MESSAGE_DELETE", "MESSAGE_DELETE_BULK":
+		if dm {
+			return IntentDirectMessages
+		}
+		return IntentGuildMessages
+	case "MESSAGE_REACTION_ADD", "MESSAGE_REACTION_REMOVE", "MESSAGE_REACTION_REMOVE_ALL", "MESSAGE_REACTION_REMOVE_EMOJI":
+		if dm {
+			return IntentDirectMessageReactions
+		}
+		return IntentGuildMessageReactions
+	case "TYPING_START":
+		if dm {
+			return IntentDirectMessageTyping
+		}
+		return IntentGuildMessageTyping
+	case "CHANNEL_PINS_UPDATE":
+		if dm {
+			return IntentDirectMessages
+		}
+		return IntentGuilds
+	case "GUILD_MEMBER_ADD", "GUILD_MEMBER_UPDATE", "GUILD_MEMBER_REMOVE":
+		return IntentGuildMembers
+	case "GUILD_BAN_ADD", "GUILD_BAN_REMOVE":
+		return IntentGuildModeration
+	case "INVITE_CREATE", "INVITE_DELETE":
+		return IntentGuildInvites
+	case "VOICE_STATE_UPDATE":
+		return IntentGuildVoiceStates
+	case "PRESENCE_UPDATE":
+		return IntentGuildPresences
+	case "USER_UPDATE":
+		return 0
+	}
+	return IntentGuilds
+}
+
+// Publish implements guild.Publisher: it fans committed events out to the
+// sessions allowed to see them. The engine calls it in commit order per
+// guild, so each session sees a guild's events in order.
+func (s *Server) Publish(events []guild.Event) {
+	for i := range events {
+		s.publishOne(&events[i])
+	}
+}
+
+func (s *Server) publishOne(ev *guild.Event) {
+	switch {
+	case ev.Type == "GUILD_CREATE" && ev.UserIDs != nil:
+		for _, uid := range ev.UserIDs {
+			for _, sess := range s.userSessions(uid) {
+				if !sess.inShard(ev.GuildID) {
+					continue
+				}
+				s.mu.Lock()
+				s.subscribeLocked(sess, ev.GuildID)
+				s.mu.Unlock()
+				if p := s.guildCreatePayload(sess, ev.GuildID); p != nil {
+					sess.dispatch(p)
+				}
+			}
+		}
+		return
+	case ev.Type == "GUILD_DELETE" && ev.UserIDs != nil:
+		p := s.share("GUILD_DELETE", map[string]any{"id": ev.GuildID})
+		for _, uid := range ev.UserIDs {
+			for _, sess := range s.userSessions(uid) {
+				s.mu.Lock()
+				s.unsubscribeLocked(sess, ev.GuildID)
+				s.mu.Unlock()
+				sess.dispatch(p)
+			}
+		}
+		return
+	}
+
+	dm := ev.GuildID == 0
+	var recipients []*session
+	if ev.UserIDs != nil {
+		for _, uid := range ev.UserIDs {
+			recipients = append(recipients, s.userSessions(uid)...)
+		}
+	} else {
+		recipients = s.guildSessions(ev.GuildID)
+	}
+	if len(recipients) == 0 {
+		return
+	}
+	intent := eventIntent(ev.Type, dm)
+	kept := recipients[:0]
+	for _, sess := range recipients {
+		if intent == 0 || sess.has(intent) {
+			kept = append(kept, sess)
+		}
+	}
+	if len(kept) == 0 {
+		return
+	}
+	if !dm && ev.ChannelID != 0 {
+		kept = s.filterVisible(ev, kept)
+	}
+	full, stripped, msg := s.render(ev)
+	if full == nil {
+		return
+	}
+	for _, sess := range kept {
+		p := full
+		if stripped != nil && needsStripping(sess, msg) {
+			p = stripped
+		}
+		sess.dispatch(p)
+		s.metrics.dispatches.Inc()
+	}
+}
+
+// needsStripping applies the MESSAGE_CONTENT rule: a bot without the
+// intent gets empty content except in DMs, its own messages and messages
+// that mention it.
+func needsStripping(sess *session, m *model.Message) bool {
+	if m == nil || !sess.user.Bot || sess.has(IntentMessageContent) || m.GuildID == 0 || m.AuthorID == sess.user.ID {
+		return false
+	}
+	for _, id := range m.Mentions {
+		if id == sess.user.ID {
+			return false
+		}
+	}
+	return true
+}
+
+// filterVisible keeps the sessions whose user can see the event's
+// channel. A channel without overwrites that @everyone can read is
+// visible to every member, which spares a permission computation per
+// recipient in the common case.
+func (s *Server) filterVisible(ev *guild.Event, sessions []*session) []*session {
+	out := sessions[:0]
+	_ = s.eng.View(ev.GuildID, func(st *guild.State) error {
+		ch := st.Channels[ev.ChannelID]
+		if c, ok := ev.Data.(*model.Channel); ok && (ch == nil || ev.Type == "CHANNEL_DELETE") {
+			ch = c
+		}
+		if ch == nil {
+			out = append(out, sessions...)
+			return nil
+		}
+		need := uint64(perm.ViewChannel)
+		if ch.Type == model.ChannelGuildVoice && ev.Type != "CHANNEL_CREATE" && ev.Type != "CHANNEL_UPDATE" && ev.Type != "CHANNEL_DELETE" {
+			need |= perm.Connect // a voice channel's text chat needs CONNECT
+		}
+		if ev := st.Everyone(); ev != nil && len(ch.PermissionOverwrites) == 0 && ev.Permissions&need == need {
+			out = append(out, sessions...)
+			return nil
+		}
+		for _, sess := range sessions {
+			if st.ChannelPerms(sess.user.ID, ch)&need == need {
+				out = append(out, sess)
+			}
+		}
+		return nil
+	})
+	return out
+}
+
+// render encodes an event's payload. For messages it also returns the
+// content-stripped variant and the message.
+func (s *Server) render(ev *guild.Event) (full, stripped *shared, msg *model.Message) {
+	switch d := ev.Data.(type) {
+	case *guild.MessageEvent:
+		m := s.cfg.Renderer.RenderMessageEvent(context.Background(), 0, d)
+		full = s.share(ev.Type, m)
+		if ev.GuildID != 0 {
+			sm := *m
+			sm.Content, sm.Embeds, sm.Attachments, sm.Components = "", []json.RawMessage{}, []model.Attachment{}, []json.RawMessage{}
+			stripped = s.share(ev.Type, &sm)
+		}
+		return full, stripped, d.Message
+	case *guild.ReactionEvent:
+		out := map[string]any{"channel_id": d.ChannelID, "message_id": d.MessageID}
+		if d.GuildID != 0 {
+			out["guild_id"] = d.GuildID
+		}
+		switch ev.Type {
+		case "MESSAGE_REACTION_ADD", "MESSAGE_REACTION_REMOVE":
+			out["user_id"], out["emoji"], out["burst"], out["type"] = d.UserID, discord.EmojiFromKey(d.Emoji), false, 0
+			if ev.Type == "MESSAGE_REACTION_ADD" {
+				out["message_author_id"], out["burst_colors"] = d.AuthorID, []string{}
+				if d.GuildID != 0 {
+					if m := s.eng.Members(d.GuildID, []ID{d.UserID})[d.UserID]; m != nil {
+						out["member"] = discord.NewMember(m, s.eng.User(d.UserID))
+					}
+				}
+			}
+		case "MESSAGE_REACTION_REMOVE_EMOJI":
+			out["emoji"] = discord.EmojiFromKey(d.Emoji)
+		}
+		return s.share(ev.Type, out), nil, nil
+	case *model.Channel:
+		return s.share(ev.Type, discord.NewChannel(d, nil)), nil, nil
+	case *model.Role:
+		return s.share(ev.Type, map[string]any{"guild_id": ev.GuildID, "role": d}), nil, nil
+	case *model.Member:
+		dm := discord.NewMember(d, s.userOrDeleted(d.UserID))
+		dm.GuildID = ev.GuildID
+		return s.share(ev.Type, dm), nil, nil
+	case *model.Ban:
+		return s.share(ev.Type, map[string]any{"guild_id": ev.GuildID, "user": s.userOrDeleted(d.UserID)}), nil, nil
+	case *model.Invite:
+		if ev.Type == "INVITE_DELETE" {
+			return s.share(ev.Type, map[string]any{"channel_id": d.ChannelID, "guild_id": d.GuildID, "code": d.Code}), nil, nil
+		}
+		return s.share(ev.Type, map[string]any{
+			"channel_id": d.ChannelID, "guild_id": d.GuildID, "code": d.Code, "created_at": discord.Timestamp(d.CreatedAt),
+			"inviter": s.eng.User(d.InviterID), "max_age": d.MaxAge, "max_uses": d.MaxUses, "temporary": d.Temporary, "uses": d.Uses,
+		}), nil, nil
+	case *model.Guild:
+		var out *discord.Guild
+		_ = s.eng.View(d.ID, func(st *guild.State) error {
+			out = discord.NewGuild(d, st.SortedRoles())
+			return nil
+		})
+		if out == nil {
+			out = discord.NewGuild(d, []*model.Role{})
+		}
+		return s.share(ev.Type, out), nil, nil
+	case *model.User:
+		return s.share(ev.Type, d), nil, nil
+	case map[string]any:
+		switch ev.Type {
+		case "GUILD_MEMBER_REMOVE":
+			uid, _ := d["user_id"].(ID)
+			return s.share(ev.Type, map[string]any{"guild_id": ev.GuildID, "user": s.userOrDeleted(uid)}), nil, nil
+		case "TYPING_START":
+			if ev.GuildID != 0 {
+				uid, _ := d["user_id"].(ID)
+				if m := s.eng.Members(ev.GuildID, []ID{uid})[uid]; m != nil {
+					out := map[string]any{}
+					for k, v := range d {
+						out[k] = v
+					}
+					out["member"] = discord.NewMember(m, s.eng.User(uid))
+					return s.share(ev.Type, out), nil, nil
+				}
+			}
+		}
+		if ev.GuildID == 0 {
+			delete(d, "guild_id")
+		}
+		return s.share(ev.Type, d), nil, nil
+	}
+	s.log.Warn("event without renderer", "type", ev.Type)
+	return nil, nil, nil
+}
+
+func (s *Server) userOrDeleted(id ID) *model.User {
+	if u := s.eng.User(id); u != nil {
+		return u
+	}
+	return &model.User{ID: id, Username: "Deleted User", Discriminator: "0"}
+}

@@ -1,0 +1,18 @@
+// Package gateway serves Discord's Gateway (v10, and v9 for older
+// libraries) over WebSocket: sessions (HELLO, IDENTIFY, READY, RESUME,
+// heartbeats), intents and permission filtering, presence, member chunks,
+// and the fan-out of the guild engine's events to every session that may
+// see them.
+//
+// Fan-out rules: one event is rendered to JSON once (twice at most, when
+// some recipients lack the MESSAGE_CONTENT intent); each recipient gets a
+// small frame that points at the shared payload and carries its own
+// sequence number; frames are queued per connection (bounded) and written
+// by a writer goroutine that exists only while the queue is non-empty, so an
+// idle connection costs one parked reader goroutine and its buffers. A
+// connection whose queue overflows is closed: a slow reader never slows
+// anyone else.
+//
+// The package never writes state: it reads the engine and forwards client
+// requests (presence, voice state) to the components that own them.
+package gateway

@@ -1,0 +1,322 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"math/rand/v2"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/accord-chat/accord/edge/auth"
+)
+
+// maxClientPayload is Discord's limit for a payload a client sends.
+const maxClientPayload = 4096
+
+// readLoop serves one connection until it ends.
+func (s *Server) readLoop(c *conn) {
+	c.ws.SetReadLimit(maxClientPayload)
+	c.push(s.hello())
+	// The first heartbeat may come after interval*jitter; allow a grace
+	// period on top of every interval before declaring the client gone.
+	deadline := s.cfg.HeartbeatInterval + s.cfg.HeartbeatInterval/2 + time.Second
+	defer s.detach(c)
+	for {
+		_ = c.ws.SetReadDeadline(time.Now().Add(deadline))
+		mt, data, err := c.ws.ReadMessage()
+		if err != nil {
+			var ne net.Error
+			switch {
+			case errors.As(err, &ne) && ne.Timeout():
+				s.closeWith(c, CloseSessionTimedOut)
+			case errors.Is(err, websocket.ErrReadLimit):
+				s.closeWith(c, CloseDecodeError)
+			default:
+				c.closeNow(0, "")
+			}
+			return
+		}
+		if !c.allowEvent(time.Now(), s.cfg.EventLimit, s.cfg.EventWindow) {
+			s.closeWith(c, CloseRateLimited)
+			return
+		}
+		if mt != websocket.TextMessage && mt != websocket.BinaryMessage {
+			continue
+		}
+		if !s.handle(c, data) {
+			return
+		}
+	}
+}
+
+func (s *Server) closeWith(c *conn, code int) {
+	s.metrics.closes.WithLabelValues(strconv.Itoa(code)).Inc()
+	c.close(code)
+}
+
+// decodePayload parses a client payload strictly enough that garbage is
+// rejected: a JSON object with an integer op.
+func decodePayload(data []byte) (*payload, error) {
+	data = bytes.TrimSpace(data)
+	if len(data) == 0 || data[0] != '{' {
+		return nil, errors.New("not a JSON object")
+	}
+	var p payload
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&p); err != nil {
+		return nil, err
+	}
+	if dec.More() {
+		return nil, errors.New("trailing data")
+	}
+	return &p, nil
+}
+
+// handle processes one payload; false ends the connection.
+func (s *Server) handle(c *conn, data []byte) bool {
+	p, err := decodePayload(data)
+	if err != nil {
+		s.closeWith(c, CloseDecodeError)
+		return false
+	}
+	c.mu.Lock()
+	sess := c.sess
+	c.mu.Unlock()
+	switch p.Op {
+	case OpHeartbeat:
+		c.push(opFrame(OpHeartbeatACK, nil))
+		return true
+	case OpIdentify:
+		if sess != nil {
+			s.closeWith(c, CloseAlreadyAuthenticated)
+			return false
+		}
+		return s.identify(c, p.D)
+	case OpResume:
+		if sess != nil {
+			s.closeWith(c, CloseAlreadyAuthenticated)
+			return false
+		}
+		return s.resume(c, p.D)
+	}
+	if sess == nil {
+		switch p.Op {
+		case OpPresenceUpdate, OpVoiceStateUpdate, OpRequestGuildMembers, OpRequestSoundboard:
+			s.closeWith(c, CloseNotAuthenticated)
+		default:
+			s.closeWith(c, CloseUnknownOpcode)
+		}
+		return false
+	}
+	switch p.Op {
+	case OpPresenceUpdate:
+		var pu presenceUpdate
+		if json.Unmarshal(p.D, &pu) != nil || !validStatus(pu.Status) {
+			s.closeWith(c, CloseDecodeError)
+			return false
+		}
+		s.setPresence(sess.user.ID, pu)
+	case OpVoiceStateUpdate:
+		var vs voiceStateUpdate
+		if json.Unmarshal(p.D, &vs) != nil {
+			s.closeWith(c, CloseDecodeError)
+			return false
+		}
+		s.updateVoiceState(sess, vs)
+	case OpRequestGuildMembers:
+		var rm requestMembers
+		if json.Unmarshal(p.D, &rm) != nil {
+			s.closeWith(c, CloseDecodeError)
+			return false
+		}
+		return s.requestMembers(c, sess, rm)
+	case OpRequestSoundboard:
+		// No soundboard: nothing to send.
+	default:
+		s.closeWith(c, CloseUnknownOpcode)
+		return false
+	}
+	return true
+}
+
+// identify starts a new session.
+func (s *Server) identify(c *conn, raw json.RawMessage) bool {
+	var id identify
+	if err := json.Unmarshal(raw, &id); err != nil {
+		s.closeWith(c, CloseDecodeError)
+		return false
+	}
+	tok, _ := auth.ParseHeader(id.Token)
+	t, err := s.cfg.Verifier.Verify(context.Background(), tok)
+	if err != nil {
+		s.closeWith(c, CloseAuthenticationFailed)
+		return false
+	}
+	user := s.eng.User(t.UserID)
+	if user == nil {
+		s.closeWith(c, CloseAuthenticationFailed)
+		return false
+	}
+	sess := &session{id: newSessionID(), user: user, largeThreshold: 50}
+	switch {
+	case id.Intents != nil:
+		sess.intents, sess.explicit = *id.Intents, true
+	case user.Bot:
+		// Intents are required on v8+; Discord closes with 4013.
+		s.closeWith(c, CloseInvalidIntents)
+		return false
+	default:
+		sess.intents = allIntents
+	}
+	if sess.intents&^allIntents != 0 || sess.intents < 0 {
+		s.closeWith(c, CloseInvalidIntents)
+		return false
+	}
+	if user.Bot {
+		allowed := 0
+		if app, err := s.eng.Application(context.Background(), user.ID, user.ID); err == nil {
+			allowed = AllowedPrivileged(app.Flags)
+		}
+		if sess.intents&privilegedIntents&^allowed != 0 {
+			s.closeWith(c, CloseDisallowedIntents)
+			return false
+		}
+	}
+	if id.Shard != nil {
+		sh := *id.Shard
+		if sh[1] < 1 || sh[0] < 0 || sh[0] >= sh[1] {
+			s.closeWith(c, CloseInvalidShard)
+			return false
+		}
+		sess.shard = sh
+	}
+	if lt := id.LargeThreshold; lt != 0 {
+		if lt < 50 || lt > 250 {
+			s.closeWith(c, CloseDecodeError)
+			return false
+		}
+		sess.largeThreshold = lt
+	}
+	var guilds []ID
+	for _, g := range s.eng.UserGuilds(user.ID) {
+		if sess.inShard(g) {
+			guilds = append(guilds, g)
+		}
+	}
+	sess.conn = c
+	c.mu.Lock()
+	c.sess = sess
+	c.mu.Unlock()
+	s.addSession(sess, guilds)
+	wasOnline := s.presence.connect(user.ID)
+	if id.Presence != nil && validStatus(id.Presence.Status) {
+		s.presence.set(user.ID, *id.Presence)
+	}
+	sess.dispatch(s.readyPayload(sess, guilds))
+	for _, g := range guilds {
+		if p := s.guildCreatePayload(sess, g); p != nil {
+			sess.dispatch(p)
+		}
+	}
+	if !wasOnline {
+		s.broadcastPresence(user.ID)
+	}
+	return true
+}
+
+// resume reattaches a session to this connection and replays what it
+// missed.
+func (s *Server) resume(c *conn, raw json.RawMessage) bool {
+	var r resume
+	if err := json.Unmarshal(raw, &r); err != nil {
+		s.closeWith(c, CloseDecodeError)
+		return false
+	}
+	tok, _ := auth.ParseHeader(r.Token)
+	t, err := s.cfg.Verifier.Verify(context.Background(), tok)
+	if err != nil {
+		s.closeWith(c, CloseAuthenticationFailed)
+		return false
+	}
+	sess := s.session(r.SessionID)
+	if sess == nil || sess.user.ID != t.UserID {
+		s.invalidSession(c, false)
+		return true
+	}
+	sess.mu.Lock()
+	missed, ok := sess.missedSince(r.Seq)
+	if !ok {
+		sess.mu.Unlock()
+		s.invalidSession(c, false)
+		return true
+	}
+	old := sess.conn
+	// Queue the replay on the new connection before publishing it as the
+	// session's connection, all under the session lock, so no dispatch can
+	// slip between the replay and live events.
+	c.mu.Lock()
+	c.sess = sess
+	c.mu.Unlock()
+	c.pushAll(missed)
+	sess.seq++
+	resumed := &frame{op: OpDispatch, seq: sess.seq, p: &shared{t: "RESUMED", d: []byte("{}")}}
+	sess.replay = appendReplay(sess, resumed)
+	c.push(resumed)
+	sess.conn = c
+	sess.mu.Unlock()
+	if old != nil && old != c {
+		old.closeNow(CloseUnknownError, "Session resumed elsewhere.")
+	}
+	if !s.presence.isConnected(sess.user.ID) {
+		s.presence.connect(sess.user.ID)
+		s.broadcastPresence(sess.user.ID)
+	}
+	return true
+}
+
+// appendReplay adds a frame to the replay ring; sess.mu must be held.
+func appendReplay(sess *session, f *frame) []*frame {
+	if len(sess.replay) < replayCap {
+		return append(sess.replay, f)
+	}
+	sess.replay[sess.head] = f
+	sess.head = (sess.head + 1) % replayCap
+	return sess.replay
+}
+
+// invalidSession sends op 9. The client waits 1–5 s and identifies anew
+// (d=false) or resumes (d=true).
+func (s *Server) invalidSession(c *conn, resumable bool) {
+	d := []byte("false")
+	if resumable {
+		d = []byte("true")
+	}
+	time.Sleep(time.Duration(100+rand.IntN(400)) * time.Millisecond)
+	c.push(opFrame(OpInvalidSession, d))
+}
+
+// detach runs when a connection's reader ends: the session stays
+// resumable for the resume window.
+func (s *Server) detach(c *conn) {
+	c.closeNow(0, "")
+	c.mu.Lock()
+	sess := c.sess
+	c.mu.Unlock()
+	if sess == nil {
+		return
+	}
+	sess.mu.Lock()
+	if sess.conn == c {
+		sess.conn = nil
+		sess.detached = time.Now()
+	}
+	sess.mu.Unlock()
+	if !s.online(sess.user.ID) && s.presence.disconnect(sess.user.ID) {
+		s.broadcastPresence(sess.user.ID)
+	}
+}

@@ -1,0 +1,336 @@
+package gateway
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/klauspost/compress/zlib"
+	"github.com/klauspost/compress/zstd"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/accord-chat/accord/edge/auth"
+	"github.com/accord-chat/accord/edge/discord"
+	"github.com/accord-chat/accord/edge/guild"
+)
+
+// MessageRenderer renders MESSAGE_CREATE/UPDATE payloads in the REST
+// shape (the rest package implements it).
+type MessageRenderer interface {
+	RenderMessageEvent(ctx context.Context, viewer ID, ev *guild.MessageEvent) *discord.Message
+}
+
+// Config configures the gateway.
+type Config struct {
+	Engine   *guild.Engine
+	Verifier *auth.Verifier
+	Renderer MessageRenderer
+	Logger   *slog.Logger
+	// URL is this gateway's public URL, sent as resume_gateway_url.
+	URL string
+	// HeartbeatInterval is sent in HELLO (Discord: 41.25 s).
+	HeartbeatInterval time.Duration
+	// ResumeWindow is how long a disconnected session can be resumed.
+	ResumeWindow time.Duration
+	// EventLimit client payloads per EventWindow (Discord: 120 per 60 s).
+	EventLimit  int
+	EventWindow time.Duration
+	Registerer  prometheus.Registerer
+}
+
+func (c *Config) defaults() {
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.HeartbeatInterval == 0 {
+		c.HeartbeatInterval = 41250 * time.Millisecond
+	}
+	if c.ResumeWindow == 0 {
+		c.ResumeWindow = 3 * time.Minute
+	}
+	if c.EventLimit == 0 {
+		c.EventLimit = 120
+	}
+	if c.EventWindow == 0 {
+		c.EventWindow = time.Minute
+	}
+}
+
+// Server is the gateway. It implements guild.Publisher.
+type Server struct {
+	cfg      Config
+	eng      *guild.Engine
+	log      *slog.Logger
+	upgrader websocket.Upgrader
+	metrics  *metrics
+	presence *presenceStore
+	voice    *voiceStore
+
+	mu        sync.RWMutex
+	sessions  map[string]*session
+	byUser    map[ID]map[*session]struct{}
+	subs      map[ID]map[*session]struct{} // guild → subscribed sessions
+	closing   bool
+	wg        sync.WaitGroup
+	readersWG sync.WaitGroup
+}
+
+// New builds the gateway; attach it to the engine with
+// engine.SetPublisher(srv) and serve Handler at /gateway.
+func New(cfg Config) *Server {
+	cfg.defaults()
+	s := &Server{
+		cfg: cfg, eng: cfg.Engine, log: cfg.Logger, metrics: newMetrics(cfg.Registerer),
+		sessions: map[string]*session{}, byUser: map[ID]map[*session]struct{}{}, subs: map[ID]map[*session]struct{}{},
+	}
+	s.presence = newPresenceStore()
+	s.voice = newVoiceStore()
+	s.upgrader = websocket.Upgrader{
+		// Small read buffers and pooled write buffers keep an idle
+		// connection cheap; client payloads are at most 4 KiB anyway.
+		ReadBufferSize:  512,
+		WriteBufferSize: 4096,
+		WriteBufferPool: &sync.Pool{},
+		CheckOrigin:     func(*http.Request) bool { return true },
+	}
+	return s
+}
+
+// Run expires detached sessions until ctx ends, then closes every
+// connection and waits for their goroutines.
+func (s *Server) Run(ctx context.Context) error {
+	t := time.NewTicker(s.cfg.ResumeWindow / 6)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			s.shutdown()
+			return nil
+		case now := <-t.C:
+			s.expire(now)
+		}
+	}
+}
+
+func (s *Server) shutdown() {
+	s.mu.Lock()
+	s.closing = true
+	var conns []*conn
+	for _, sess := range s.sessions {
+		sess.mu.Lock()
+		if sess.conn != nil {
+			conns = append(conns, sess.conn)
+		}
+		sess.mu.Unlock()
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		// 1001 "going away": clients reconnect (and resume elsewhere).
+		c.closeNow(websocket.CloseGoingAway, "server shutting down")
+	}
+	s.readersWG.Wait()
+}
+
+// expire drops sessions detached for longer than the resume window.
+func (s *Server) expire(now time.Time) {
+	var dead []*session
+	s.mu.RLock()
+	for _, sess := range s.sessions {
+		sess.mu.Lock()
+		if sess.conn == nil && now.Sub(sess.detached) > s.cfg.ResumeWindow {
+			dead = append(dead, sess)
+		}
+		sess.mu.Unlock()
+	}
+	s.mu.RUnlock()
+	for _, sess := range dead {
+		s.removeSession(sess)
+	}
+}
+
+// Handler upgrades /gateway requests. Query: v (9 or 10), encoding (json),
+// compress (zlib-stream, zstd-stream).
+func (s *Server) Handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		version := 10
+		if v := q.Get("v"); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				n = -1
+			}
+			version = n
+		}
+		zmode := q.Get("compress")
+		if zmode != "" && zmode != "zlib-stream" && zmode != "zstd-stream" {
+			http.Error(w, "unsupported compress", http.StatusBadRequest)
+			return
+		}
+		ws, err := s.upgrader.Upgrade(w, r, nil)
+		if err != nil {
+			return // Upgrade wrote the HTTP error
+		}
+		c := &conn{ws: ws, srv: s, zmode: zmode}
+		switch zmode {
+		case "zlib-stream":
+			c.zlib, _ = zlib.NewWriterLevel(&c.zbuf, zlib.BestSpeed)
+		case "zstd-stream":
+			c.zstd, _ = zstd.NewWriter(&c.zbuf, zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(zstd.SpeedFastest),
+				zstd.WithWindowSize(1<<17), zstd.WithLowerEncoderMem(true))
+		}
+		s.mu.RLock()
+		closing := s.closing
+		s.mu.RUnlock()
+		if closing {
+			c.closeNow(websocket.CloseGoingAway, "server shutting down")
+			return
+		}
+		s.metrics.connections.Inc()
+		if version != 9 && version != 10 || (q.Get("encoding") != "" && q.Get("encoding") != "json") {
+			c.push(s.hello())
+			c.close(CloseInvalidAPIVersion)
+			s.metrics.connections.Dec()
+			return
+		}
+		s.readersWG.Add(1)
+		// The HTTP handler's goroutine has a grown stack from request
+		// parsing; reading on a fresh goroutine lets it go.
+		go func() {
+			defer s.readersWG.Done()
+			defer s.metrics.connections.Dec()
+			s.readLoop(c)
+		}()
+	})
+}
+
+func (s *Server) hello() *frame {
+	b := []byte(`{"heartbeat_interval":` + strconv.FormatInt(s.cfg.HeartbeatInterval.Milliseconds(), 10) + `}`)
+	return opFrame(OpHello, b)
+}
+
+func newSessionID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// addSession registers a new session and subscribes it to its guilds.
+func (s *Server) addSession(sess *session, guildIDs []ID) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sessions[sess.id] = sess
+	us := s.byUser[sess.user.ID]
+	if us == nil {
+		us = map[*session]struct{}{}
+		s.byUser[sess.user.ID] = us
+	}
+	us[sess] = struct{}{}
+	for _, g := range guildIDs {
+		s.subscribeLocked(sess, g)
+	}
+}
+
+func (s *Server) subscribeLocked(sess *session, guildID ID) {
+	set := s.subs[guildID]
+	if set == nil {
+		set = map[*session]struct{}{}
+		s.subs[guildID] = set
+	}
+	set[sess] = struct{}{}
+	sess.mu.Lock()
+	if sess.guilds == nil {
+		sess.guilds = map[ID]struct{}{}
+	}
+	sess.guilds[guildID] = struct{}{}
+	sess.mu.Unlock()
+}
+
+func (s *Server) unsubscribeLocked(sess *session, guildID ID) {
+	if set := s.subs[guildID]; set != nil {
+		delete(set, sess)
+		if len(set) == 0 {
+			delete(s.subs, guildID)
+		}
+	}
+	sess.mu.Lock()
+	delete(sess.guilds, guildID)
+	sess.mu.Unlock()
+}
+
+func (s *Server) removeSession(sess *session) {
+	s.mu.Lock()
+	delete(s.sessions, sess.id)
+	if us := s.byUser[sess.user.ID]; us != nil {
+		delete(us, sess)
+		if len(us) == 0 {
+			delete(s.byUser, sess.user.ID)
+		}
+	}
+	sess.mu.Lock()
+	guilds := make([]ID, 0, len(sess.guilds))
+	for g := range sess.guilds {
+		guilds = append(guilds, g)
+	}
+	sess.mu.Unlock()
+	for _, g := range guilds {
+		s.unsubscribeLocked(sess, g)
+	}
+	s.mu.Unlock()
+}
+
+// session looks a session up by ID.
+func (s *Server) session(id string) *session {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.sessions[id]
+}
+
+// guildSessions snapshots the sessions subscribed to a guild.
+func (s *Server) guildSessions(guildID ID) []*session {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	set := s.subs[guildID]
+	out := make([]*session, 0, len(set))
+	for sess := range set {
+		out = append(out, sess)
+	}
+	return out
+}
+
+// userSessions snapshots a user's sessions.
+func (s *Server) userSessions(userID ID) []*session {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	set := s.byUser[userID]
+	out := make([]*session, 0, len(set))
+	for sess := range set {
+		out = append(out, sess)
+	}
+	return out
+}
+
+// online reports whether the user has a connected session.
+func (s *Server) online(userID ID) bool {
+	for _, sess := range s.userSessions(userID) {
+		sess.mu.Lock()
+		live := sess.conn != nil
+		sess.mu.Unlock()
+		if live {
+			return true
+		}
+	}
+	return false
+}
+
+// Sessions is the number of sessions (connected or resumable).
+func (s *Server) Sessions() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return len(s.sessions)
+}

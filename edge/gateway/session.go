@@ -1,0 +1,76 @@
+package gateway
+
+import (
+	"sync"
+	"time"
+
+	"github.com/accord-chat/accord/core/model"
+)
+
+// replayCap is how many dispatches a session keeps for RESUME. A client
+// that missed more must start a new session.
+const replayCap = 1024
+
+// session is a gateway session: it outlives its connection for a while so
+// a client can RESUME it on a new connection.
+type session struct {
+	id             string
+	user           *model.User
+	intents        int
+	explicit       bool // the client sent intents (bots must)
+	shard          [2]int
+	largeThreshold int
+
+	mu       sync.Mutex
+	seq      int64
+	replay   []*frame // ring, oldest at replayHead once full
+	head     int
+	conn     *conn     // nil while disconnected
+	detached time.Time // when conn went away
+	guilds   map[ID]struct{}
+}
+
+func (s *session) has(intent int) bool { return s.intents&intent != 0 }
+
+// dispatch sequences a shared payload for this session, records it for
+// replay and queues it to the live connection, if any.
+func (s *session) dispatch(p *shared) {
+	s.mu.Lock()
+	s.seq++
+	f := &frame{op: OpDispatch, seq: s.seq, p: p}
+	s.replay = appendReplay(s, f)
+	c := s.conn
+	s.mu.Unlock()
+	if c != nil {
+		c.push(f)
+	}
+}
+
+// missedSince returns the frames after seq in order, or false when seq is
+// not resumable (ahead of the session, or older than the replay buffer).
+func (s *session) missedSince(seq int64) ([]*frame, bool) {
+	if seq > s.seq || seq < 0 {
+		return nil, false
+	}
+	n := len(s.replay)
+	oldest := s.seq - int64(n) + 1 // seq of the oldest kept frame
+	if seq+1 < oldest {
+		return nil, false
+	}
+	out := make([]*frame, 0, s.seq-seq)
+	for i := 0; i < n; i++ {
+		f := s.replay[(s.head+i)%n]
+		if f.seq > seq {
+			out = append(out, f)
+		}
+	}
+	return out, true
+}
+
+// inShard reports whether a guild belongs to the session's shard.
+func (s *session) inShard(guildID ID) bool {
+	if s.shard[1] <= 1 {
+		return true
+	}
+	return int((uint64(guildID)>>22)%uint64(s.shard[1])) == s.shard[0]
+}
