@@ -10,6 +10,20 @@ export GOFLAGS="${GOFLAGS:--buildvcs=false}"
 echo "== go mod download"
 go mod download
 
+echo "== bot libraries for tests/compat (discord.js, discord.py; discordgo comes with go mod download)"
+# Needs Node.js (18+) with npm and Python 3 with venv; both are installed
+# from their registries by package name, pinned by package-lock.json and
+# requirements.txt. ACCORD_REQUIRE_COMPAT=1 turns a missing library into a
+# test failure instead of a skip.
+npm ci --prefix tests/compat/js --no-audit --no-fund --loglevel=error
+venv=tests/compat/py/.venv
+if ! "$venv/bin/python" -c 'import sys' >/dev/null 2>&1; then
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+fi
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/compat/py/requirements.txt
+export ACCORD_REQUIRE_COMPAT=1
+
 echo "== gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './node_modules/*'))
 if [ -n "$unformatted" ]; then

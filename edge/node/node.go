@@ -100,6 +100,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, error
 	mux.Handle("/api/", n.api.Handler())
 	mux.Handle("/attachments/", n.api.Handler())
 	mux.Handle("/gateway", n.gw.Handler())
+	// discordgo appends a slash to the URL GET /gateway returns
+	// ("ws://host/gateway/?v=9&encoding=json"), as Discord's gateway
+	// lives at the root of its host.
+	mux.Handle("/gateway/{$}", n.gw.Handler())
 	mux.Handle("GET /metrics", promhttp.HandlerFor(n.reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	n.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
