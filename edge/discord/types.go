@@ -223,9 +223,9 @@ type Channel struct {
 	Type                 int               `json:"type"`
 	GuildID              ID                `json:"guild_id,omitempty"`
 	Position             *int              `json:"position,omitempty"`
-	PermissionOverwrites []model.Overwrite `json:"permission_overwrites,omitempty"`
+	PermissionOverwrites *[]model.Overwrite `json:"permission_overwrites,omitempty"` // guild channels only, [] when none
 	Name                 *string           `json:"name,omitempty"`
-	Topic                *string           `json:"topic,omitempty"`
+	Topic                json.RawMessage   `json:"topic,omitempty"` // text channels: a string or null
 	NSFW                 *bool             `json:"nsfw,omitempty"`
 	LastMessageID        ID                `json:"last_message_id"`
 	Bitrate              *int              `json:"bitrate,omitempty"`
@@ -251,14 +251,18 @@ func NewChannel(c *model.Channel, recipients []*model.User) *Channel {
 	}
 	pos, name, nsfw, parent := c.Position, c.Name, c.NSFW, c.ParentID
 	out.Position, out.Name, out.NSFW, out.ParentID = &pos, &name, &nsfw, &parent
-	out.PermissionOverwrites = c.PermissionOverwrites
-	if out.PermissionOverwrites == nil {
-		out.PermissionOverwrites = []model.Overwrite{}
+	ows := c.PermissionOverwrites
+	if ows == nil {
+		ows = []model.Overwrite{}
 	}
+	out.PermissionOverwrites = &ows
 	switch c.Type {
 	case model.ChannelGuildText:
 		rl := c.RateLimitPerUser
-		out.Topic, out.RateLimitPerUser = c.Topic, &rl
+		out.Topic, out.RateLimitPerUser = []byte("null"), &rl
+		if c.Topic != nil {
+			out.Topic, _ = json.Marshal(*c.Topic)
+		}
 	case model.ChannelGuildVoice:
 		br, ul := c.Bitrate, c.UserLimit
 		out.Bitrate, out.UserLimit = &br, &ul

@@ -15,7 +15,8 @@ import (
 )
 
 // ValidateUsername applies Discord's unique-username rules: 2–32
-// characters of a–z, 0–9, "_" and ".", with no two periods in a row.
+// characters of a–z, 0–9, "_" and ".", with no two periods in a row, not
+// "everyone" or "here" and not containing "discord".
 func ValidateUsername(f *discord.FormErrors, path, name string) {
 	if n := len(name); n < 2 || n > 32 {
 		f.Add(path, "BASE_TYPE_BAD_LENGTH", "Must be between 2 and 32 in length.")
@@ -31,6 +32,11 @@ func ValidateUsername(f *discord.FormErrors, path, name string) {
 	}
 	if strings.Contains(name, "..") {
 		f.Add(path, "USERNAME_INVALID_CHARACTERS", "Username cannot contain consecutive periods.")
+		return
+	}
+	// Discord also refuses the mention keywords and its own name.
+	if name == "everyone" || name == "here" || strings.Contains(name, "discord") {
+		f.Add(path, "USERNAME_INVALID", "Username is not allowed.")
 	}
 }
 
@@ -81,7 +87,9 @@ func (e *Engine) Login(ctx context.Context, login, password string) (*model.User
 		return nil, "", err
 	}
 	u := e.User(cred.UserID)
-	if u == nil {
+	// A rename leaves the old login's record behind (the store cannot
+	// delete credentials); it no longer names its user, so it is stale.
+	if u == nil || loginKey(u.Username) != loginKey(login) {
 		return nil, "", auth.ErrBadCredentials
 	}
 	tok, digest := auth.NewToken(u.ID, e.now())

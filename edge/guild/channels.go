@@ -150,22 +150,36 @@ func normalizeName(typ int, name string) string {
 	return name
 }
 
+// owPath names an overwrite's field in the errors tree: an entry of a
+// channel body's permission_overwrites list or, for the single overwrite
+// of PUT /channels/{id}/permissions/{overwrite_id}, the route's
+// overwrite_id and the body's own fields.
+func owPath(single bool, i int, field string) string {
+	if single {
+		if field == "id" {
+			return "overwrite_id"
+		}
+		return field
+	}
+	return "permission_overwrites." + itoa(i) + "." + field
+}
+
 // checkOverwrites validates overwrites and the actor's right to set them:
 // MANAGE_ROLES, and only bits the actor holds itself (unless admin or
-// owner), as Discord enforces.
-func checkOverwrites(f *discord.FormErrors, s *State, actor ID, actorPerms uint64, ows []model.Overwrite) error {
+// owner), as Discord enforces. single is for the one overwrite of a PUT.
+func checkOverwrites(f *discord.FormErrors, s *State, actor ID, actorPerms uint64, ows []model.Overwrite, single bool) error {
 	for i, ow := range ows {
 		switch ow.Type {
 		case model.OverwriteRole:
 			if s.Roles[ow.ID] == nil {
-				f.Addf("permission_overwrites."+itoa(i)+".id", "UNKNOWN_ROLE", "Unknown role %s.", ow.ID)
+				f.Addf(owPath(single, i, "id"), "UNKNOWN_ROLE", "Unknown role %s.", ow.ID)
 			}
 		case model.OverwriteMember:
 			if s.Members[ow.ID] == nil {
-				f.Addf("permission_overwrites."+itoa(i)+".id", "UNKNOWN_MEMBER", "Unknown member %s.", ow.ID)
+				f.Addf(owPath(single, i, "id"), "UNKNOWN_MEMBER", "Unknown member %s.", ow.ID)
 			}
 		default:
-			f.Add("permission_overwrites."+itoa(i)+".type", "BASE_TYPE_CHOICES", "Value must be one of (0, 1).")
+			f.Add(owPath(single, i, "type"), "BASE_TYPE_CHOICES", "Value must be one of (0, 1).")
 		}
 	}
 	if len(ows) == 0 || actor == s.Guild.OwnerID || actorPerms&perm.Administrator != 0 {
@@ -221,7 +235,7 @@ func (e *Engine) CreateChannel(ctx context.Context, actor, guildID ID, cp Channe
 				f.Add("parent_id", "CHANNEL_PARENT_INVALID", "Parent must be a category of this guild.")
 			}
 		}
-		if err := checkOverwrites(&f, s, actor, s.BasePerms(actor), cp.PermissionOverwrites); err != nil {
+		if err := checkOverwrites(&f, s, actor, s.BasePerms(actor), cp.PermissionOverwrites, false); err != nil {
 			return nil, err
 		}
 		if err := f.Err(); err != nil {
@@ -309,7 +323,7 @@ func (e *Engine) ModifyChannel(ctx context.Context, actor, channelID ID, patch C
 			nc.ParentID = *patch.ParentID
 		}
 		if patch.PermissionOverwrites != nil {
-			if err := checkOverwrites(&f, s, actor, c.Perms, *patch.PermissionOverwrites); err != nil {
+			if err := checkOverwrites(&f, s, actor, c.Perms, *patch.PermissionOverwrites, false); err != nil {
 				return nil, err
 			}
 			nc.PermissionOverwrites = append([]model.Overwrite{}, (*patch.PermissionOverwrites)...)
@@ -430,7 +444,7 @@ func (e *Engine) EditOverwrite(ctx context.Context, actor, channelID ID, ow mode
 			return nil, discord.ErrDMChannel
 		}
 		var f discord.FormErrors
-		if err := checkOverwrites(&f, c.State, actor, c.Perms, []model.Overwrite{ow}); err != nil {
+		if err := checkOverwrites(&f, c.State, actor, c.Perms, []model.Overwrite{ow}, true); err != nil {
 			return nil, err
 		}
 		if c.Perms&perm.ManageRoles == 0 && actor != c.State.Guild.OwnerID {

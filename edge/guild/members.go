@@ -252,6 +252,15 @@ func (e *Engine) RemoveMember(ctx context.Context, actor, guildID, userID ID) er
 
 func removeMemberPlan(p *plan, s *State, userID ID) {
 	gid := s.Guild.ID
+	// A bot's managed role goes with the bot, as on Discord; otherwise a
+	// re-added bot would get a second one.
+	if m := s.Members[userID]; m != nil {
+		for _, rid := range m.Roles {
+			if r := s.Roles[rid]; r != nil && r.Managed {
+				deleteRolePlan(p, s, rid, userID)
+			}
+		}
+	}
 	p.op(store.Op{Kind: store.OpDeleteMember, GuildID: gid, UserID: userID})
 	p.emit(Event{Type: "GUILD_MEMBER_REMOVE", GuildID: gid, Data: map[string]any{"guild_id": gid, "user_id": userID}})
 	p.emit(Event{Type: "GUILD_DELETE", GuildID: gid, UserIDs: []ID{userID}, Data: map[string]any{"id": gid}})

@@ -446,7 +446,22 @@ func (e *Engine) Pins(ctx context.Context, actor, channelID ID) ([]*model.Messag
 		return []*model.Message{}, cc, nil
 	}
 	msgs, err := e.st.ListPins(ctx, channelID)
-	return msgs, cc, err
+	if err != nil {
+		return nil, nil, err
+	}
+	// The store lists pins by message; Discord lists the most recently
+	// pinned first.
+	slices.SortStableFunc(msgs, func(a, b *model.Message) int { return pinTime(b).Compare(pinTime(a)) })
+	return msgs, cc, nil
+}
+
+// pinTime is when a message was pinned; the zero time, sorting last, if
+// that was not recorded.
+func pinTime(m *model.Message) time.Time {
+	if m.PinnedAt == nil {
+		return time.Time{}
+	}
+	return *m.PinnedAt
 }
 
 // Typing announces that the caller is typing (SEND_MESSAGES).

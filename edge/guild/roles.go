@@ -167,34 +167,43 @@ func (e *Engine) DeleteRole(ctx context.Context, actor, guildID, roleID ID) erro
 			return nil, discord.ErrMissingPermissions
 		}
 		p := &plan{}
-		for _, uid := range s.SortedMemberIDs() {
-			m := s.Members[uid]
-			if hasID(m.Roles, roleID) {
-				nm := *m
-				nm.Roles = withoutID(m.Roles, roleID)
-				p.op(store.Op{Kind: store.OpPutMember, GuildID: guildID, Member: &nm})
-				p.emit(Event{Type: "GUILD_MEMBER_UPDATE", GuildID: guildID, Data: &nm})
-			}
-		}
-		for _, c := range s.SortedChannels() {
-			for _, ow := range c.PermissionOverwrites {
-				if ow.ID == roleID {
-					nc := *c
-					nc.PermissionOverwrites = nil
-					for _, o := range c.PermissionOverwrites {
-						if o.ID != roleID {
-							nc.PermissionOverwrites = append(nc.PermissionOverwrites, o)
-						}
-					}
-					p.op(store.Op{Kind: store.OpPutChannel, GuildID: guildID, Channel: &nc})
-					break
-				}
-			}
-		}
-		p.op(store.Op{Kind: store.OpDeleteRole, GuildID: guildID, ID: roleID})
-		p.emit(Event{Type: "GUILD_ROLE_DELETE", GuildID: guildID, Data: map[string]any{"guild_id": guildID, "role_id": roleID}})
+		deleteRolePlan(p, s, roleID, 0)
 		return p, nil
 	})
+}
+
+// deleteRolePlan removes a role from every member holding it (but skip,
+// a member the plan removes) and from every channel overwrite, then the
+// role itself.
+func deleteRolePlan(p *plan, s *State, roleID, skip ID) {
+	guildID := s.Guild.ID
+	for _, uid := range s.SortedMemberIDs() {
+		m := s.Members[uid]
+		if uid != skip && hasID(m.Roles, roleID) {
+			nm := *m
+			nm.Roles = withoutID(m.Roles, roleID)
+			p.op(store.Op{Kind: store.OpPutMember, GuildID: guildID, Member: &nm})
+			p.emit(Event{Type: "GUILD_MEMBER_UPDATE", GuildID: guildID, Data: &nm})
+		}
+	}
+	for _, c := range s.SortedChannels() {
+		for _, ow := range c.PermissionOverwrites {
+			if ow.ID == roleID {
+				nc := *c
+				nc.PermissionOverwrites = nil
+				for _, o := range c.PermissionOverwrites {
+					if o.ID != roleID {
+						nc.PermissionOverwrites = append(nc.PermissionOverwrites, o)
+					}
+				}
+				p.op(store.Op{Kind: store.OpPutChannel, GuildID: guildID, Channel: &nc})
+				p.emit(Event{Type: "CHANNEL_UPDATE", GuildID: guildID, ChannelID: nc.ID, Data: &nc})
+				break
+			}
+		}
+	}
+	p.op(store.Op{Kind: store.OpDeleteRole, GuildID: guildID, ID: roleID})
+	p.emit(Event{Type: "GUILD_ROLE_DELETE", GuildID: guildID, Data: map[string]any{"guild_id": guildID, "role_id": roleID}})
 }
 
 // RolePositions reorders roles (MANAGE_ROLES; only roles below the actor).

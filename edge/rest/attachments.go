@@ -151,6 +151,22 @@ func (s *Server) storeUploads(channelID ID, files []upload, refs []attachmentRef
 			}
 		}
 	}
+	for _, f := range files {
+		if utf8.RuneCountInString(descs[f.index].Description) > 1024 {
+			return nil, discord.InvalidForm("attachments", "BASE_TYPE_MAX_LENGTH", "Description must be 1024 or fewer in length.")
+		}
+	}
+	out, err := s.placeUploads(channelID, files, descs)
+	if err != nil {
+		s.discardUploads(channelID, out)
+		return nil, err
+	}
+	return out, nil
+}
+
+// placeUploads moves each spooled file to its final path, returning the
+// attachments placed so far even on failure so they can be discarded.
+func (s *Server) placeUploads(channelID ID, files []upload, descs map[int]attachmentRef) ([]model.Attachment, error) {
 	var out []model.Attachment
 	for _, f := range files {
 		id := s.eng.NewID()
@@ -162,24 +178,7 @@ func (s *Server) storeUploads(channelID ID, files []upload, refs []attachmentRef
 			}
 			desc = ref.Description
 		}
-		if utf8.RuneCountInString(desc) > 1024 {
-			return nil, discord.InvalidForm("attachments", "BASE_TYPE_MAX_LENGTH", "Description must be 1024 or fewer in length.")
-		}
 		name = safeFilename(name)
-		dir := filepath.Join(s.cfg.AttachmentDir, channelID.String(), id.String())
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return nil, fmt.Errorf("attachment dir: %w", err)
-		}
-		dst := filepath.Join(dir, name)
-		if err := os.Rename(f.tmp, dst); err != nil {
-			return nil, fmt.Errorf("store attachment: %w", err)
-		}
-		if err := syncFile(dst); err != nil {
-			return nil, err
-		}
-		if err := syncFile(dir); err != nil {
-			return nil, err
-		}
 		ct := f.contentType
 		if ct == "" || ct == "application/octet-stream" {
 			if byExt := mime.TypeByExtension(filepath.Ext(name)); byExt != "" {
@@ -187,10 +186,25 @@ func (s *Server) storeUploads(channelID ID, files []upload, refs []attachmentRef
 			}
 		}
 		url := fmt.Sprintf("%s/attachments/%s/%s/%s", s.cfg.PublicURL, channelID, id, name)
+		// Listed before its directory exists, so a failure discards it too.
 		out = append(out, model.Attachment{ID: id, Filename: name, Description: desc, ContentType: ct, Size: f.size, URL: url, ProxyURL: url})
+		dir := filepath.Join(s.cfg.AttachmentDir, channelID.String(), id.String())
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return out, fmt.Errorf("attachment dir: %w", err)
+		}
+		dst := filepath.Join(dir, name)
+		if err := os.Rename(f.tmp, dst); err != nil {
+			return out, fmt.Errorf("store attachment: %w", err)
+		}
+		if err := syncFile(dst); err != nil {
+			return out, err
+		}
+		if err := syncFile(dir); err != nil {
+			return out, err
+		}
 	}
 	if err := syncFile(filepath.Join(s.cfg.AttachmentDir, channelID.String())); err != nil {
-		return nil, err
+		return out, err
 	}
 	return out, nil
 }
@@ -205,6 +219,14 @@ func syncFile(path string) error {
 		return fmt.Errorf("sync %s: %w", path, err)
 	}
 	return nil
+}
+
+// discardSpooled removes the temporary files of uploads; those already
+// moved into place by storeUploads are gone from there and are skipped.
+func discardSpooled(files []upload) {
+	for _, f := range files {
+		os.Remove(f.tmp)
+	}
 }
 
 // discardUploads removes files of a message that was refused.

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"reflect"
 	"strconv"
+	"strings"
 
 	"github.com/accord-chat/accord/core/snowflake"
 	"github.com/accord-chat/accord/edge/discord"
@@ -92,6 +93,9 @@ func decodeBytes(body []byte, dst any) error {
 			return discord.InvalidForm(field, typeCode(te.Type), fmt.Sprintf("Value of type %s is not valid here.", te.Value))
 		}
 		if errors.Is(err, snowflake.ErrInvalid) {
+			if path, v, ok := badSnowflake(body, reflect.TypeOf(dst)); ok {
+				return discord.InvalidForm(path, "NUMBER_TYPE_COERCE", fmt.Sprintf("Value %q is not snowflake.", truncate(v)))
+			}
 			return discord.InvalidForm("_root", "NUMBER_TYPE_COERCE", err.Error())
 		}
 		var se *json.SyntaxError
@@ -100,10 +104,101 @@ func decodeBytes(body []byte, dst any) error {
 		}
 		return discord.InvalidForm("_root", "BASE_TYPE_INVALID", err.Error())
 	}
-	if dec.More() {
+	// Only whitespace may follow the object: dec.More would let a stray
+	// "}" or "]" through.
+	if len(bytes.TrimSpace(body[dec.InputOffset():])) > 0 {
 		return discord.ErrInvalidJSON
 	}
 	return nil
+}
+
+var (
+	idType  = reflect.TypeOf(ID(0))
+	rawType = reflect.TypeOf(json.RawMessage(nil))
+)
+
+// badSnowflake finds the first snowflake field of t (the type decoded
+// into) that body gives a value that is not a snowflake, and returns its
+// dotted path ("message_reference.message_id", "messages.3") and the
+// offending value: json reports such errors without the field.
+func badSnowflake(body []byte, t reflect.Type) (path, value string, ok bool) {
+	var v any
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if dec.Decode(&v) != nil {
+		return "", "", false
+	}
+	return findBadSnowflake(v, t, "")
+}
+
+func findBadSnowflake(v any, t reflect.Type, path string) (string, string, bool) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	join := func(k string) string {
+		if path == "" {
+			return k
+		}
+		return path + "." + k
+	}
+	switch {
+	case v == nil || t == rawType:
+		return "", "", false
+	case t == idType:
+		raw, _ := json.Marshal(v)
+		var id ID
+		if id.UnmarshalJSON(raw) != nil {
+			s, isStr := v.(string)
+			if !isStr {
+				s = string(raw)
+			}
+			return path, s, true
+		}
+	case t.Kind() == reflect.Struct && strings.HasPrefix(t.Name(), "opt["):
+		if f, ok := t.FieldByName("V"); ok {
+			return findBadSnowflake(v, f.Type, path)
+		}
+	case t.Kind() == reflect.Struct:
+		obj, ok := v.(map[string]any)
+		if !ok {
+			return "", "", false
+		}
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if !f.IsExported() || name == "-" {
+				continue
+			}
+			if name == "" {
+				name = f.Name
+			}
+			fv, found := obj[name]
+			if !found { // encoding/json matches keys case-insensitively
+				for k, kv := range obj {
+					if strings.EqualFold(k, name) {
+						fv, found = kv, true
+						break
+					}
+				}
+			}
+			if found {
+				if p, s, ok := findBadSnowflake(fv, f.Type, join(name)); ok {
+					return p, s, true
+				}
+			}
+		}
+	case t.Kind() == reflect.Slice || t.Kind() == reflect.Array:
+		arr, ok := v.([]any)
+		if !ok {
+			return "", "", false
+		}
+		for i, e := range arr {
+			if p, s, ok := findBadSnowflake(e, t.Elem(), join(strconv.Itoa(i))); ok {
+				return p, s, true
+			}
+		}
+	}
+	return "", "", false
 }
 
 // typeCode names the expected type the way Discord's error codes do.
@@ -176,6 +271,9 @@ func querySnowflake(r *http.Request, name string) (ID, error) {
 	return id, nil
 }
 
+// readAll reads a JSON body of any shape (position bodies are arrays).
+// Malformed JSON is refused here: callers splice the body into a wrapper
+// object, where `[], "items": [...]` would otherwise become valid JSON.
 func readAll(r *request) ([]byte, error) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxJSONBody+1))
 	if err != nil {
@@ -183,6 +281,9 @@ func readAll(r *request) ([]byte, error) {
 	}
 	if len(body) > maxJSONBody {
 		return nil, discord.ErrPayloadTooLarge
+	}
+	if !json.Valid(body) {
+		return nil, discord.ErrInvalidJSON
 	}
 	return body, nil
 }

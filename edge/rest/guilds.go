@@ -1,6 +1,8 @@
 package rest
 
 import (
+	"errors"
+	"net/url"
 	"sort"
 	"strings"
 
@@ -199,7 +201,7 @@ func decodePositions(r *request) ([]guild.Position, error) {
 		return nil, err
 	}
 	if err := decodeBytes(append(append([]byte(`{"items":`), raw...), '}'), &wrapped); err != nil {
-		return nil, err
+		return nil, unwrapItems(err)
 	}
 	out := make([]guild.Position, 0, len(body))
 	for _, b := range body {
@@ -211,6 +213,29 @@ func decodePositions(r *request) ([]guild.Position, error) {
 		out = append(out, p)
 	}
 	return out, nil
+}
+
+// unwrapItems takes decodePositions' wrapper out of a 50035 errors tree:
+// the body is the array itself, so its errors belong at the root.
+func unwrapItems(err error) error {
+	var de *discord.Error
+	if !errors.As(err, &de) {
+		return err
+	}
+	sub, ok := de.Errors["items"].(map[string]any)
+	if !ok {
+		return err
+	}
+	ne := *de
+	ne.Errors = map[string]any{}
+	for k, v := range sub {
+		if k == "_errors" {
+			k = "_root" // decodeBytes' name for an error of the whole body
+			v = map[string]any{"_errors": v}
+		}
+		ne.Errors[k] = v
+	}
+	return &ne
 }
 
 func (s *Server) channelPositions(r *request) (any, error) {
@@ -579,6 +604,12 @@ func (s *Server) createBan(r *request) (any, error) {
 	}
 	var reason *string
 	if v := r.Header.Get("X-Audit-Log-Reason"); v != "" {
+		// Discord takes the reason URL-encoded (clients send
+		// encodeURIComponent of it); a header that is not valid
+		// percent-encoding is kept as sent.
+		if dec, err := url.PathUnescape(v); err == nil {
+			v = dec
+		}
 		reason = &v
 	}
 	if err := s.eng.Ban(r.Context(), r.user.ID, gid, uid, reason); err != nil {

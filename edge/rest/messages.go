@@ -74,6 +74,29 @@ func (s *Server) createMessage(r *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Spooled files not moved into place (the request failed first) go.
+	defer discardSpooled(files)
+	mp, err := messageParams(&body)
+	if err != nil {
+		return nil, err
+	}
+	atts, err := s.storeUploads(cid, files, body.Attachments.V)
+	if err != nil {
+		return nil, err
+	}
+	mp.Attachments = atts
+	ev, err := s.eng.CreateMessage(r.Context(), r.user.ID, cid, mp)
+	if err != nil {
+		s.discardUploads(cid, atts)
+		return nil, err
+	}
+	return s.RenderMessageEvent(r.Context(), r.user.ID, ev), nil
+}
+
+// messageParams checks a create-message body the way Discord's form
+// validation does and turns it into the engine's parameters (without
+// attachments).
+func messageParams(body *messageBody) (guild.MessageParams, error) {
 	var f discord.FormErrors
 	embeds := body.Embeds.V
 	if len(embeds) == 0 && len(body.Embed) > 0 && string(body.Embed) != "null" {
@@ -90,23 +113,14 @@ func (s *Server) createMessage(r *request) (any, error) {
 	}
 	am := body.AllowedMentions.engine(&f)
 	if err := f.Err(); err != nil {
-		return nil, err
-	}
-	atts, err := s.storeUploads(cid, files, body.Attachments.V)
-	if err != nil {
-		return nil, err
+		return guild.MessageParams{}, err
 	}
 	mp := guild.MessageParams{Content: body.Content.V, Nonce: body.Nonce, TTS: body.TTS, Embeds: embeds,
-		Reference: body.MessageReference, AllowedMentions: am, Attachments: atts, Flags: body.Flags.V}
+		Reference: body.MessageReference, AllowedMentions: am, Flags: body.Flags.V}
 	if string(mp.Nonce) == "null" {
 		mp.Nonce = nil
 	}
-	ev, err := s.eng.CreateMessage(r.Context(), r.user.ID, cid, mp)
-	if err != nil {
-		s.discardUploads(cid, atts)
-		return nil, err
-	}
-	return s.RenderMessageEvent(r.Context(), r.user.ID, ev), nil
+	return mp, nil
 }
 
 func validateNonce(f *discord.FormErrors, raw json.RawMessage) {
@@ -174,6 +188,11 @@ func (s *Server) listMessages(r *request) (any, error) {
 	if set > 1 {
 		return nil, discord.InvalidForm("around", "BASE_TYPE_INVALID", "Only one of before, after and around may be given.")
 	}
+	if r.URL.Query().Has("after") && q.After == 0 {
+		// after=0 is how clients read a channel from its start; the store
+		// takes After 0 as "not given", and no message has ID 1.
+		q.After = 1
+	}
 	msgs, c, err := s.eng.Messages(r.Context(), r.user.ID, cid, q)
 	if err != nil {
 		return nil, err
@@ -196,6 +215,7 @@ func (s *Server) editMessage(r *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer discardSpooled(files)
 	var f discord.FormErrors
 	mp := guild.MessagePatch{Content: body.Content.ptr(), Flags: body.Flags.ptr(), AllowedMentions: body.AllowedMentions.engine(&f)}
 	if body.Content.Set && body.Content.Null {
@@ -278,10 +298,13 @@ func (s *Server) bulkDelete(r *request) (any, error) {
 func emojiParam(r *request) (string, error) {
 	raw := r.PathValue("emoji")
 	e, err := url.PathUnescape(raw)
-	if err != nil {
+	e = strings.TrimSpace(e)
+	// An empty emoji must not reach ClearReactions, where "" means every
+	// emoji.
+	if err != nil || e == "" {
 		return "", discord.ErrUnknownEmoji
 	}
-	return strings.TrimSpace(e), nil
+	return e, nil
 }
 
 func (s *Server) reactionTarget(r *request) (ID, ID, string, error) {

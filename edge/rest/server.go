@@ -118,8 +118,13 @@ func (s *Server) serve(w http.ResponseWriter, hr *http.Request, route string, op
 	r := &request{Request: hr, w: w}
 	identity := "ip:" + clientIP(hr)
 	if opts&public == 0 {
-		tok, _ := auth.ParseHeader(hr.Header.Get("Authorization"))
+		tok, botPrefix := auth.ParseHeader(hr.Header.Get("Authorization"))
 		t, err := s.cfg.Verifier.Verify(hr.Context(), tok)
+		if err == nil && t.Bot != botPrefix {
+			// Discord takes bot tokens only as "Bot <token>" and user
+			// tokens only bare.
+			err = auth.ErrInvalidToken
+		}
 		if err != nil {
 			if !errors.Is(err, auth.ErrInvalidToken) {
 				s.log.Error("verify token", "err", err)
