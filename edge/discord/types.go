@@ -121,29 +121,34 @@ type MentionedUser struct {
 
 // Message is a message object.
 type Message struct {
-	ID                ID                      `json:"id"`
-	Type              int                     `json:"type"`
-	ChannelID         ID                      `json:"channel_id"`
-	GuildID           ID                      `json:"guild_id,omitempty"`
-	Author            *model.User             `json:"author"`
-	Member            *Member                 `json:"member,omitempty"`
-	Content           string                  `json:"content"`
-	Timestamp         Timestamp               `json:"timestamp"`
-	EditedTimestamp   *Timestamp              `json:"edited_timestamp"`
-	TTS               bool                    `json:"tts"`
-	MentionEveryone   bool                    `json:"mention_everyone"`
-	Mentions          []MentionedUser         `json:"mentions"`
-	MentionRoles      []ID                    `json:"mention_roles"`
-	Attachments       []model.Attachment      `json:"attachments"`
-	Embeds            []json.RawMessage       `json:"embeds"`
-	Reactions         []Reaction              `json:"reactions,omitempty"`
-	Nonce             json.RawMessage         `json:"nonce,omitempty"`
-	Pinned            bool                    `json:"pinned"`
-	Flags             int                     `json:"flags"`
-	Components        []json.RawMessage       `json:"components"`
-	MessageReference  *model.MessageReference `json:"message_reference,omitempty"`
-	ReferencedMessage *Message                `json:"referenced_message,omitempty"`
+	ID               ID                      `json:"id"`
+	Type             int                     `json:"type"`
+	ChannelID        ID                      `json:"channel_id"`
+	GuildID          ID                      `json:"guild_id,omitempty"`
+	Author           *model.User             `json:"author"`
+	Member           *Member                 `json:"member,omitempty"`
+	Content          string                  `json:"content"`
+	Timestamp        Timestamp               `json:"timestamp"`
+	EditedTimestamp  *Timestamp              `json:"edited_timestamp"`
+	TTS              bool                    `json:"tts"`
+	MentionEveryone  bool                    `json:"mention_everyone"`
+	Mentions         []MentionedUser         `json:"mentions"`
+	MentionRoles     []ID                    `json:"mention_roles"`
+	Attachments      []model.Attachment      `json:"attachments"`
+	Embeds           []json.RawMessage       `json:"embeds"`
+	Reactions        []Reaction              `json:"reactions,omitempty"`
+	Nonce            json.RawMessage         `json:"nonce,omitempty"`
+	Pinned           bool                    `json:"pinned"`
+	Flags            int                     `json:"flags"`
+	Components       []json.RawMessage       `json:"components"`
+	MessageReference *model.MessageReference `json:"message_reference,omitempty"`
+	// ReferencedMessage is a *Message for replies, JSON null (NullMessage)
+	// for replies whose target is gone, and absent otherwise.
+	ReferencedMessage any `json:"referenced_message,omitempty"`
 }
+
+// NullMessage marks a reply whose referenced message was deleted.
+var NullMessage = json.RawMessage("null")
 
 // Guild is a guild object.
 type Guild struct {
@@ -219,23 +224,23 @@ type PartialGuild struct {
 // Channel is a channel object. DMs carry recipients instead of guild
 // fields.
 type Channel struct {
-	ID                   ID                `json:"id"`
-	Type                 int               `json:"type"`
-	GuildID              ID                `json:"guild_id,omitempty"`
-	Position             *int              `json:"position,omitempty"`
+	ID                   ID                 `json:"id"`
+	Type                 int                `json:"type"`
+	GuildID              ID                 `json:"guild_id,omitempty"`
+	Position             *int               `json:"position,omitempty"`
 	PermissionOverwrites *[]model.Overwrite `json:"permission_overwrites,omitempty"` // guild channels only, [] when none
-	Name                 *string           `json:"name,omitempty"`
-	Topic                json.RawMessage   `json:"topic,omitempty"` // text channels: a string or null
-	NSFW                 *bool             `json:"nsfw,omitempty"`
-	LastMessageID        ID                `json:"last_message_id"`
-	Bitrate              *int              `json:"bitrate,omitempty"`
-	UserLimit            *int              `json:"user_limit,omitempty"`
-	RateLimitPerUser     *int              `json:"rate_limit_per_user,omitempty"`
-	Recipients           []*model.User     `json:"recipients,omitempty"`
-	ParentID             *ID               `json:"parent_id,omitempty"`
-	LastPinTimestamp     *Timestamp        `json:"last_pin_timestamp,omitempty"`
-	RTCRegion            *string           `json:"rtc_region,omitempty"`
-	Flags                int               `json:"flags"`
+	Name                 *string            `json:"name,omitempty"`
+	Topic                json.RawMessage    `json:"topic,omitempty"` // text channels: a string or null
+	NSFW                 *bool              `json:"nsfw,omitempty"`
+	LastMessageID        ID                 `json:"last_message_id"`
+	Bitrate              *int               `json:"bitrate,omitempty"`
+	UserLimit            *int               `json:"user_limit,omitempty"`
+	RateLimitPerUser     *int               `json:"rate_limit_per_user,omitempty"`
+	Recipients           []*model.User      `json:"recipients,omitempty"`
+	ParentID             *ID                `json:"parent_id,omitempty"`
+	LastPinTimestamp     *Timestamp         `json:"last_pin_timestamp,omitempty"`
+	RTCRegion            *string            `json:"rtc_region,omitempty"`
+	Flags                int                `json:"flags"`
 }
 
 // NewChannel renders a guild channel or, with recipients, a DM.

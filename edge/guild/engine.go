@@ -61,7 +61,8 @@ type Engine struct {
 	chmu      sync.RWMutex
 	chanGuild map[ID]ID // guild channel → guild
 
-	acct accounts
+	acct   accounts
+	nonces nonceCache
 }
 
 // entry is one sequencer: a guild or a DM channel.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"regexp"
 	"slices"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -46,6 +47,58 @@ type MessageParams struct {
 	AllowedMentions *AllowedMentions
 	Attachments     []model.Attachment
 	Flags           int
+	// EnforceNonce makes a repeated nonce from the same author in the same
+	// channel return the message it created instead of a new one.
+	EnforceNonce bool
+}
+
+// nonceWindow is how long an enforced nonce is remembered (Discord: "a few
+// minutes").
+const nonceWindow = 5 * time.Minute
+
+type nonceKey struct {
+	author, channel ID
+	nonce           string
+}
+
+type nonceEntry struct {
+	id ID
+	at time.Time
+}
+
+// nonceCache remembers enforced nonces; it is only touched under the
+// channel's sequencer lock plus its own mutex.
+type nonceCache struct {
+	mu    sync.Mutex
+	m     map[nonceKey]nonceEntry
+	swept time.Time
+}
+
+func (n *nonceCache) get(k nonceKey, now time.Time) (ID, bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	e, ok := n.m[k]
+	if !ok || now.Sub(e.at) > nonceWindow {
+		return 0, false
+	}
+	return e.id, true
+}
+
+func (n *nonceCache) put(k nonceKey, id ID, now time.Time) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.m == nil {
+		n.m = map[nonceKey]nonceEntry{}
+	}
+	if now.Sub(n.swept) > nonceWindow {
+		for key, e := range n.m {
+			if now.Sub(e.at) > nonceWindow {
+				delete(n.m, key)
+			}
+		}
+		n.swept = now
+	}
+	n.m[k] = nonceEntry{id: id, at: now}
 }
 
 // MessagePatch is an edit; nil fields stay.
@@ -174,6 +227,16 @@ func (e *Engine) CreateMessage(ctx context.Context, actor, channelID ID, mp Mess
 				return nil, err
 			}
 		}
+		var nk nonceKey
+		if mp.EnforceNonce && len(mp.Nonce) > 0 {
+			nk = nonceKey{author: actor, channel: channelID, nonce: string(mp.Nonce)}
+			if id, ok := e.nonces.get(nk, e.now()); ok {
+				if prev, err := e.st.GetMessage(ctx, channelID, id); err == nil {
+					out = &MessageEvent{Message: prev}
+					return nil, nil
+				}
+			}
+		}
 		m := &model.Message{ID: e.NewID(), ChannelID: channelID, GuildID: c.GuildID(), AuthorID: actor,
 			Content: mp.Content, Embeds: mp.Embeds, Nonce: mp.Nonce, Attachments: mp.Attachments,
 			TTS: mp.TTS && c.Has(perm.SendTTSMessages), Flags: mp.Flags}
@@ -200,6 +263,9 @@ func (e *Engine) CreateMessage(ctx context.Context, actor, channelID ID, mp Mess
 			replyAuthor = target.AuthorID
 		}
 		e.resolveMentions(c, m, mp.AllowedMentions, replyAuthor)
+		if nk.nonce != "" {
+			e.nonces.put(nk, m.ID, e.now())
+		}
 		out = ev
 		p := &plan{}
 		p.op(store.Op{Kind: store.OpPutMessage, GuildID: m.GuildID, ChannelID: channelID, ID: m.ID, Message: m})

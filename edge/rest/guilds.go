@@ -203,6 +203,9 @@ func decodePositions(r *request) ([]guild.Position, error) {
 	if err := decodeBytes(append(append([]byte(`{"items":`), raw...), '}'), &wrapped); err != nil {
 		return nil, unwrapItems(err)
 	}
+	if body == nil { // "null" is not a list of moves
+		return nil, discord.InvalidForm("_root", "BASE_TYPE_ARRAY", "Must be an array.")
+	}
 	out := make([]guild.Position, 0, len(body))
 	for _, b := range body {
 		p := guild.Position{ID: b.ID, Position: b.Position.ptr()}
@@ -594,7 +597,7 @@ func (s *Server) createBan(r *request) (any, error) {
 	var body struct {
 		DeleteMessageSeconds opt[int] `json:"delete_message_seconds"`
 	}
-	if r.ContentLength > 0 {
+	if r.ContentLength != 0 { // -1: chunked, still a body to check
 		if err := decodeJSON(r.Request, &body); err != nil {
 			return nil, err
 		}

@@ -44,6 +44,7 @@ func (a *allowedMentionsBody) engine(f *discord.FormErrors) *guild.AllowedMentio
 type messageBody struct {
 	Content          opt[string]             `json:"content"`
 	Nonce            json.RawMessage         `json:"nonce"`
+	EnforceNonce     bool                    `json:"enforce_nonce"`
 	TTS              bool                    `json:"tts"`
 	Embeds           opt[[]json.RawMessage]  `json:"embeds"`
 	Embed            json.RawMessage         `json:"embed"` // pre-v8 clients
@@ -116,7 +117,7 @@ func messageParams(body *messageBody) (guild.MessageParams, error) {
 		return guild.MessageParams{}, err
 	}
 	mp := guild.MessageParams{Content: body.Content.V, Nonce: body.Nonce, TTS: body.TTS, Embeds: embeds,
-		Reference: body.MessageReference, AllowedMentions: am, Flags: body.Flags.V}
+		Reference: body.MessageReference, AllowedMentions: am, Flags: body.Flags.V, EnforceNonce: body.EnforceNonce}
 	if string(mp.Nonce) == "null" {
 		mp.Nonce = nil
 	}

@@ -95,6 +95,8 @@ func (rd *renderer) message(m *model.Message, ref *model.Message) *discord.Messa
 	}
 	if ref != nil {
 		out.ReferencedMessage = rd.message(ref, nil)
+	} else if m.Type == model.MessageReply {
+		out.ReferencedMessage = discord.NullMessage
 	}
 	return out
 }
@@ -115,8 +117,12 @@ func (rd *renderer) messages(msgs []*model.Message) []*discord.Message {
 // RenderMessageEvent renders a MESSAGE_CREATE/UPDATE payload for the
 // gateway, which shares the REST shapes.
 func (s *Server) RenderMessageEvent(ctx context.Context, viewer ID, ev *guild.MessageEvent) *discord.Message {
-	rd := s.newRenderer(ctx, viewer, ev.Message.GuildID, ev.Message, ev.Referenced)
-	return rd.message(ev.Message, ev.Referenced)
+	ref := ev.Referenced
+	if mr := ev.Message.MessageReference; ref == nil && mr != nil && ev.Message.Type == model.MessageReply {
+		ref, _ = s.eng.Store().GetMessage(ctx, ev.Message.ChannelID, mr.MessageID)
+	}
+	rd := s.newRenderer(ctx, viewer, ev.Message.GuildID, ev.Message, ref)
+	return rd.message(ev.Message, ref)
 }
 
 // member renders a guild member with its user.

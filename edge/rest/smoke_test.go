@@ -47,3 +47,45 @@ func TestChannelShapeAlwaysHasOverwritesAndTopic(t *testing.T) {
 		t.Fatalf("voice channel without permission_overwrites: %v", vc)
 	}
 }
+
+// enforce_nonce: the same nonce from the same author in the same channel
+// returns the first message instead of creating a second one.
+func TestEnforceNonce(t *testing.T) {
+	h := newHarness(t)
+	alice := h.user("alice")
+	_, text, _ := h.guild(alice)
+	body := map[string]any{"content": "once", "nonce": "n-1", "enforce_nonce": true}
+	a := h.must(200, h.do("POST", "/channels/"+text+"/messages", alice.Token, body)).Str("id")
+	b := h.must(200, h.do("POST", "/channels/"+text+"/messages", alice.Token, body)).Str("id")
+	if a != b {
+		t.Fatalf("enforced nonce created two messages %s and %s", a, b)
+	}
+	body["enforce_nonce"] = false
+	c := h.must(200, h.do("POST", "/channels/"+text+"/messages", alice.Token, body)).Str("id")
+	if c == a {
+		t.Fatal("without enforce_nonce the nonce must not deduplicate")
+	}
+	if n := len(h.must(200, h.do("GET", "/channels/"+text+"/messages", alice.Token, nil)).Arr()); n != 2 {
+		t.Fatalf("%d messages stored, want 2", n)
+	}
+}
+
+// A reply whose target was deleted renders referenced_message: null, and
+// an edited reply still carries its referenced message.
+func TestReferencedMessageNullWhenDeleted(t *testing.T) {
+	h := newHarness(t)
+	alice := h.user("alice")
+	_, text, _ := h.guild(alice)
+	target := h.send(alice, text, "target")
+	reply := h.must(200, h.do("POST", "/channels/"+text+"/messages", alice.Token, map[string]any{
+		"content": "reply", "message_reference": map[string]any{"message_id": target}})).Str("id")
+	edited := h.must(200, h.do("PATCH", "/channels/"+text+"/messages/"+reply, alice.Token, map[string]any{"content": "edited"})).Obj()
+	if rm, _ := edited["referenced_message"].(map[string]any); rm == nil || rm["id"] != target {
+		t.Fatalf("edited reply referenced_message = %v", edited["referenced_message"])
+	}
+	h.must(204, h.do("DELETE", "/channels/"+text+"/messages/"+target, alice.Token, nil))
+	got := h.must(200, h.do("GET", "/channels/"+text+"/messages/"+reply, alice.Token, nil)).Obj()
+	if v, ok := got["referenced_message"]; !ok || v != nil {
+		t.Fatalf("referenced_message = %v (present %v), want null", v, ok)
+	}
+}
