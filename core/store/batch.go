@@ -62,6 +62,10 @@ type Op struct {
 	Emoji     string `json:"e,omitempty"`
 	Code      string `json:"code,omitempty"`
 	Hash      []byte `json:"h,omitempty"`
+	// New marks an OpPutMessage that creates a message: no earlier version
+	// exists, so a backend need not read one (to maintain its pin index,
+	// say). The sequencer sets it only for IDs it has just generated.
+	New bool `json:"new,omitempty"`
 
 	User        *model.User        `json:"user,omitempty"`
 	Credentials *model.Credentials `json:"cred,omitempty"`

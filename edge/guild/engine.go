@@ -63,6 +63,7 @@ type Engine struct {
 
 	acct   accounts
 	nonces nonceCache
+	hot    hotCache
 }
 
 // entry is one sequencer: a guild or a DM channel.
@@ -312,6 +313,7 @@ func (e *Engine) applyOp(en *entry, op store.Op) {
 	if en != nil && en.state != nil {
 		en.state.Apply(op)
 	}
+	e.hot.apply(op)
 	switch op.Kind {
 	case store.OpPutUser, store.OpPutCredentials, store.OpPutToken, store.OpDeleteToken, store.OpPutApplication:
 		e.acct.apply(op)

@@ -268,7 +268,7 @@ func (e *Engine) CreateMessage(ctx context.Context, actor, channelID ID, mp Mess
 		}
 		out = ev
 		p := &plan{}
-		p.op(store.Op{Kind: store.OpPutMessage, GuildID: m.GuildID, ChannelID: channelID, ID: m.ID, Message: m})
+		p.op(store.Op{Kind: store.OpPutMessage, GuildID: m.GuildID, ChannelID: channelID, ID: m.ID, Message: m, New: true})
 		p.emit(Event{Type: "MESSAGE_CREATE", GuildID: m.GuildID, ChannelID: channelID, UserIDs: c.Channel.Recipients, Data: ev})
 		return p, nil
 	})
@@ -457,8 +457,33 @@ func (e *Engine) Messages(ctx context.Context, actor, channelID ID, q store.Mess
 	if !cc.Has(perm.ReadMessageHistory) {
 		return []*model.Message{}, cc, nil
 	}
-	msgs, err := e.st.ListMessages(ctx, channelID, q)
+	msgs, err := e.history(ctx, channelID, q)
 	return msgs, cc, err
+}
+
+// history reads a page, serving the latest page from the hot ring when it
+// can and filling the ring on a miss.
+func (e *Engine) history(ctx context.Context, channelID ID, q store.MessageQuery) ([]*model.Message, error) {
+	if q.Before != 0 || q.After != 0 || q.Around != 0 {
+		return e.st.ListMessages(ctx, channelID, q)
+	}
+	limit := q.Limit
+	if limit <= 0 {
+		limit = 50
+	}
+	msgs, version, ok := e.hot.latest(channelID, limit)
+	if ok {
+		return msgs, nil
+	}
+	all, err := e.st.ListMessages(ctx, channelID, store.MessageQuery{Limit: hotCap})
+	if err != nil {
+		return nil, err
+	}
+	e.hot.fill(channelID, version, all, len(all) < hotCap)
+	if len(all) > limit {
+		all = all[:limit]
+	}
+	return all, nil
 }
 
 // SetPinned pins or unpins a message (PIN_MESSAGES).

@@ -249,7 +249,7 @@ func (w *writer) apply(op *store.Op) error {
 		return w.deleteInvite(op.Code, op.GuildID)
 
 	case store.OpPutMessage:
-		return w.putMessage(op.Message)
+		return w.putMessage(op.Message, op.New)
 
 	case store.OpDeleteMessage:
 		if op.ChannelID == 0 || op.ID == 0 {

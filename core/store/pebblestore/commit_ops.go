@@ -185,7 +185,7 @@ func (w *writer) wasPinned(k []byte) (bool, error) {
 	return pinned, err
 }
 
-func (w *writer) putMessage(m *model.Message) error {
+func (w *writer) putMessage(m *model.Message, isNew bool) error {
 	if m == nil || m.ChannelID == 0 || m.ID == 0 {
 		return invalid("put message: missing message, channel ID or ID")
 	}
@@ -197,9 +197,10 @@ func (w *writer) putMessage(m *model.Message) error {
 		if err := w.set(pk, nil, "put message %d: pin", m.ID); err != nil {
 			return err
 		}
-	} else {
+	} else if !isNew {
 		// Only a message that was pinned has an entry to remove; reading
-		// first avoids a tombstone per message create.
+		// first avoids a tombstone per message create. A new message has
+		// no earlier version to read.
 		pinned, err := w.wasPinned(k)
 		if err != nil {
 			return fmt.Errorf("put message %d: read previous: %w", m.ID, err)
