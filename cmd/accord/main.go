@@ -3,6 +3,7 @@
 //
 //	accord [flags]                     serve (REST, gateway, web client)
 //	accord bot create --name N [flags] create a bot application, print its token
+//	accord migrate [flags]             apply the store's schema migrations (Cassandra)
 //	accord version
 package main
 
@@ -14,6 +15,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/accord-chat/accord/core/store/cassandra"
 	"github.com/accord-chat/accord/edge/guild"
 	"github.com/accord-chat/accord/edge/node"
 	"github.com/accord-chat/accord/internal/config"
@@ -35,11 +37,13 @@ func run(args []string) error {
 			return serve(args[1:])
 		case "bot":
 			return bot(args[1:])
+		case "migrate":
+			return migrate(args[1:])
 		case "version":
 			fmt.Println("accord", version)
 			return nil
 		case "help", "-h", "--help":
-			fmt.Println("usage: accord [serve] [--listen ADDR] [--data DIR] [--config FILE] [--rate-limits on|off]\n       accord bot create --name NAME [--data DIR]\n       accord version")
+			fmt.Println("usage: accord [serve] [--listen ADDR] [--data DIR] [--config FILE] [--rate-limits on|off]\n       accord bot create --name NAME [--data DIR]\n       accord migrate --store cassandra --cassandra-hosts H --cassandra-dc DC\n       accord version")
 			return nil
 		}
 	}
@@ -108,5 +112,26 @@ func bot(args []string) error {
 	}
 	fmt.Fprintf(os.Stderr, "created bot %q, application id %s\n", app.Name, app.ID)
 	fmt.Println(tok)
+	return nil
+}
+
+// migrate applies schema migrations ahead of a rollout. Nodes also migrate
+// at start; running it first keeps schema changes out of the start path.
+func migrate(args []string) error {
+	cfg, err := config.Load(args, os.Getenv)
+	if err != nil {
+		return err
+	}
+	if cfg.Store != "cassandra" {
+		fmt.Println("the embedded store needs no migrations")
+		return nil
+	}
+	log := newLogger(cfg.LogLevel)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := cassandra.Migrate(ctx, node.CassandraOptions(cfg, log)); err != nil {
+		return err
+	}
+	fmt.Printf("keyspace %s is up to date\n", cfg.Cassandra.Keyspace)
 	return nil
 }

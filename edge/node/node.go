@@ -19,6 +19,7 @@ import (
 
 	"github.com/accord-chat/accord/core/snowflake"
 	"github.com/accord-chat/accord/core/store"
+	"github.com/accord-chat/accord/core/store/cassandra"
 	"github.com/accord-chat/accord/core/store/pebblestore"
 	"github.com/accord-chat/accord/edge/auth"
 	"github.com/accord-chat/accord/edge/gateway"
@@ -47,8 +48,17 @@ func OpenStore(cfg config.Config, log *slog.Logger) (store.Store, error) {
 	switch cfg.Store {
 	case "embedded":
 		return pebblestore.Open(pebblestore.Options{Dir: filepath.Join(cfg.Data, "store"), Logger: log})
+	case "cassandra":
+		return cassandra.Open(CassandraOptions(cfg, log))
 	}
 	return nil, fmt.Errorf("unknown store %q", cfg.Store)
+}
+
+// CassandraOptions maps the configuration onto the Cassandra backend's.
+func CassandraOptions(cfg config.Config, log *slog.Logger) cassandra.Options {
+	c := cfg.Cassandra
+	return cassandra.Options{Hosts: c.Hosts, LocalDC: c.DC, Keyspace: c.Keyspace, Replication: c.Replication,
+		Consistency: c.Consistency, Logger: log}
 }
 
 // New opens the store, loads state and binds the listener. Nothing is

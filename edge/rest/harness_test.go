@@ -17,10 +17,10 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/accord-chat/accord/core/store/pebblestore"
 	"github.com/accord-chat/accord/edge/auth"
 	"github.com/accord-chat/accord/edge/guild"
 	"github.com/accord-chat/accord/edge/ratelimit"
+	"github.com/accord-chat/accord/internal/teststore"
 )
 
 func init() { auth.BcryptCost = bcrypt.MinCost }
@@ -50,10 +50,7 @@ func withRateLimits(cfg ratelimit.Config) harnessOpt {
 func newHarness(t *testing.T, opts ...harnessOpt) *harness {
 	t.Helper()
 	dir := t.TempDir()
-	st, err := pebblestore.Open(pebblestore.Options{Dir: filepath.Join(dir, "store"), Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := teststore.Open(t, dir)
 	eng := guild.New(guild.Config{Store: st, Logger: slog.New(slog.DiscardHandler)})
 	if err := eng.Load(context.Background()); err != nil {
 		t.Fatal(err)

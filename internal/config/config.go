@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -30,12 +31,31 @@ type Config struct {
 	RateLimits string `yaml:"rate_limits"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `yaml:"log_level"`
-	// Store selects the message store backend: "embedded".
+	// Store selects the store backend: "embedded" (Pebble under Data) or
+	// "cassandra".
 	Store string `yaml:"store"`
+	// Cassandra configures the "cassandra" backend.
+	Cassandra Cassandra `yaml:"cassandra"`
 	// NodeID distinguishes the snowflakes of nodes (0–1023).
 	NodeID int `yaml:"node_id"`
 	// HeartbeatInterval is the gateway's HELLO interval (Discord: 41.25 s).
 	HeartbeatInterval time.Duration `yaml:"heartbeat_interval"`
+}
+
+// Cassandra is the connection to the core's Cassandra cluster.
+type Cassandra struct {
+	// Hosts are contact points ("127.0.0.1" or "host:9042").
+	Hosts []string `yaml:"hosts"`
+	// DC is this region's datacenter: queries go to its nodes and
+	// LOCAL_QUORUM counts its replicas.
+	DC string `yaml:"dc"`
+	// Keyspace holds Accord's tables ("accord").
+	Keyspace string `yaml:"keyspace"`
+	// Replication is the replication factor per datacenter, used when the
+	// keyspace is created (NetworkTopologyStrategy). Default: 1 in DC.
+	Replication map[string]int `yaml:"replication"`
+	// Consistency of reads and writes (LOCAL_QUORUM).
+	Consistency string `yaml:"consistency"`
 }
 
 // Default is the single-process configuration.
@@ -63,7 +83,11 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	public := fs.String("public-url", "", "URL clients reach this node at")
 	rl := fs.String("rate-limits", "", "on or off")
 	level := fs.String("log-level", "", "debug, info, warn or error")
-	st := fs.String("store", "", "message store: embedded")
+	st := fs.String("store", "", "store backend: embedded or cassandra")
+	cHosts := fs.String("cassandra-hosts", "", "Cassandra contact points, comma-separated")
+	cDC := fs.String("cassandra-dc", "", "this region's Cassandra datacenter")
+	cKS := fs.String("cassandra-keyspace", "", "Cassandra keyspace (default accord)")
+	cRepl := fs.String("cassandra-replication", "", "replication per DC for a new keyspace, e.g. dc1:3,dc2:3")
 	node := fs.Int("node-id", -1, "node ID for snowflakes (0-1023)")
 	hb := fs.Duration("heartbeat-interval", 0, "gateway heartbeat interval (default 41.25s)")
 	if err := fs.Parse(args); err != nil {
@@ -94,6 +118,18 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	env("ACCORD_RATE_LIMITS", &cfg.RateLimits)
 	env("ACCORD_LOG_LEVEL", &cfg.LogLevel)
 	env("ACCORD_STORE", &cfg.Store)
+	env("ACCORD_CASSANDRA_DC", &cfg.Cassandra.DC)
+	env("ACCORD_CASSANDRA_KEYSPACE", &cfg.Cassandra.Keyspace)
+	if v := getenv("ACCORD_CASSANDRA_HOSTS"); v != "" {
+		cfg.Cassandra.Hosts = splitList(v)
+	}
+	if v := getenv("ACCORD_CASSANDRA_REPLICATION"); v != "" {
+		r, err := parseReplication(v)
+		if err != nil {
+			return cfg, fmt.Errorf("ACCORD_CASSANDRA_REPLICATION: %w", err)
+		}
+		cfg.Cassandra.Replication = r
+	}
 	if v := getenv("ACCORD_NODE_ID"); v != "" {
 		if _, err := fmt.Sscanf(v, "%d", &cfg.NodeID); err != nil {
 			return cfg, fmt.Errorf("ACCORD_NODE_ID: %q is not a number", v)
@@ -110,6 +146,24 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	set(*rl, &cfg.RateLimits)
 	set(*level, &cfg.LogLevel)
 	set(*st, &cfg.Store)
+	set(*cDC, &cfg.Cassandra.DC)
+	set(*cKS, &cfg.Cassandra.Keyspace)
+	if *cHosts != "" {
+		cfg.Cassandra.Hosts = splitList(*cHosts)
+	}
+	if *cRepl != "" {
+		r, err := parseReplication(*cRepl)
+		if err != nil {
+			return cfg, fmt.Errorf("--cassandra-replication: %w", err)
+		}
+		cfg.Cassandra.Replication = r
+	}
+	if cfg.Cassandra.Keyspace == "" {
+		cfg.Cassandra.Keyspace = "accord"
+	}
+	if cfg.Cassandra.Replication == nil && cfg.Cassandra.DC != "" {
+		cfg.Cassandra.Replication = map[string]int{cfg.Cassandra.DC: 1}
+	}
 	if *node >= 0 {
 		cfg.NodeID = *node
 	}
@@ -151,8 +205,15 @@ func (c Config) Validate() error {
 	}
 	switch c.Store {
 	case "embedded":
+	case "cassandra":
+		if len(c.Cassandra.Hosts) == 0 {
+			errs = append(errs, errors.New("cassandra.hosts: needed with store cassandra"))
+		}
+		if c.Cassandra.DC == "" {
+			errs = append(errs, errors.New("cassandra.dc: needed with store cassandra"))
+		}
 	default:
-		errs = append(errs, fmt.Errorf("store: %q is not a known backend (embedded)", c.Store))
+		errs = append(errs, fmt.Errorf("store: %q is not a known backend (embedded, cassandra)", c.Store))
 	}
 	if c.HeartbeatInterval < 100*time.Millisecond || c.HeartbeatInterval > 10*time.Minute {
 		errs = append(errs, fmt.Errorf("heartbeat_interval: %s must be between 100ms and 10m", c.HeartbeatInterval))
@@ -164,4 +225,28 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("public_url: %q must start with http:// or https://", c.PublicURL))
 	}
 	return errors.Join(errs...)
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// parseReplication reads "dc1:3,dc2:3".
+func parseReplication(v string) (map[string]int, error) {
+	out := map[string]int{}
+	for _, p := range splitList(v) {
+		dc, n, ok := strings.Cut(p, ":")
+		rf, err := strconv.Atoi(n)
+		if !ok || dc == "" || err != nil || rf < 1 {
+			return nil, fmt.Errorf("%q is not dc:factor", p)
+		}
+		out[dc] = rf
+	}
+	return out, nil
 }

@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -36,7 +37,8 @@ func TestPrecedence(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got != c.want {
+			c.want.Cassandra.Keyspace = "accord"
+			if !reflect.DeepEqual(got, c.want) {
 				t.Fatalf("got %+v\nwant %+v", got, c.want)
 			}
 		})
@@ -55,6 +57,9 @@ func TestRejects(t *testing.T) {
 		{[]string{"--listen", "nope"}, "listen"},
 		{[]string{"--rate-limits", "maybe"}, "rate_limits"},
 		{[]string{"--store", "mongo"}, "store"},
+		{[]string{"--store", "cassandra"}, "cassandra.hosts"},
+		{[]string{"--store", "cassandra", "--cassandra-hosts", "127.0.0.1"}, "cassandra.dc"},
+		{[]string{"--cassandra-replication", "dc1"}, "dc:factor"},
 		{[]string{"--node-id", "5000"}, "node_id"},
 		{[]string{"--bogus"}, "bogus"},
 		{[]string{"extra"}, "unexpected"},
@@ -75,5 +80,24 @@ func TestExampleFileLoads(t *testing.T) {
 	}
 	if cfg.Listen != "0.0.0.0:8080" || cfg.PublicURL != "https://chat.example.org" {
 		t.Fatalf("example not applied: %+v", cfg)
+	}
+}
+
+func TestCassandraSettings(t *testing.T) {
+	cfg, err := Load([]string{"--store", "cassandra", "--cassandra-hosts", "127.0.0.1, 127.0.0.2", "--cassandra-dc", "dc1",
+		"--cassandra-replication", "dc1:1,dc2:1"}, env(map[string]string{"ACCORD_CASSANDRA_KEYSPACE": "ks"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := cfg.Cassandra
+	if len(c.Hosts) != 2 || c.Hosts[1] != "127.0.0.2" || c.DC != "dc1" || c.Keyspace != "ks" || c.Replication["dc2"] != 1 {
+		t.Fatalf("cassandra config %+v", c)
+	}
+	cfg, err = Load(nil, env(map[string]string{"ACCORD_STORE": "cassandra", "ACCORD_CASSANDRA_HOSTS": "h", "ACCORD_CASSANDRA_DC": "eu"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Cassandra.Keyspace != "accord" || cfg.Cassandra.Replication["eu"] != 1 {
+		t.Fatalf("defaults not applied: %+v", cfg.Cassandra)
 	}
 }

@@ -35,6 +35,7 @@ import (
 	"github.com/accord-chat/accord/edge/auth"
 	"github.com/accord-chat/accord/edge/node"
 	"github.com/accord-chat/accord/internal/config"
+	"github.com/accord-chat/accord/internal/teststore"
 )
 
 func init() { auth.BcryptCost = bcrypt.MinCost }
@@ -110,6 +111,7 @@ func startAccord(t *testing.T) *accord {
 		cfg.PublicURL = "http://" + cfg.Listen
 		cfg.Data = t.TempDir()
 		cfg.RateLimits = "on"
+		teststore.Configure(t, &cfg)
 		n, err = node.New(context.Background(), cfg, log)
 		if err == nil {
 			break
