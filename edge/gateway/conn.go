@@ -2,11 +2,11 @@ package gateway
 
 import (
 	"bytes"
-	"github.com/klauspost/compress/zlib"
 	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/klauspost/compress/zlib"
 	"github.com/klauspost/compress/zstd"
 )
 
@@ -28,8 +28,12 @@ type conn struct {
 	mu      sync.Mutex
 	queue   []*frame
 	writing bool
+	// closing: a close frame is queued (or the queue overflowed); nothing
+	// more is accepted, so the close is the last thing the peer gets.
+	closing bool
 	closed  bool
-	sess    *session // set by IDENTIFY/RESUME
+	done    chan struct{} // closed once closeNow has torn the socket down
+	sess    *session      // set by IDENTIFY/RESUME
 
 	// Transport compression: every frame goes through one stream context.
 	zbuf  bytes.Buffer
@@ -40,24 +44,50 @@ type conn struct {
 	// Client-sent event budget (120 per 60 s).
 	windowStart time.Time
 	windowCount int
+
+	// lastBeat is when the last heartbeat (or the connection) arrived;
+	// owned by the reader goroutine.
+	lastBeat time.Time
+}
+
+func newConn(ws *websocket.Conn, srv *Server, zmode string) *conn {
+	c := &conn{ws: ws, srv: srv, zmode: zmode, done: make(chan struct{}), lastBeat: time.Now()}
+	switch zmode {
+	case "zlib-stream":
+		c.zlib, _ = zlib.NewWriterLevel(&c.zbuf, zlib.BestSpeed)
+	case "zstd-stream":
+		c.zstd, _ = zstd.NewWriter(&c.zbuf, zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(zstd.SpeedFastest),
+			zstd.WithWindowSize(1<<17), zstd.WithLowerEncoderMem(true))
+	}
+	return c
 }
 
 // push queues a frame, starting the writer if it is idle. It reports false
 // when the connection is closed or was just closed for falling behind.
 func (c *conn) push(f *frame) bool {
 	c.mu.Lock()
-	if c.closed {
+	if c.closed || c.closing {
 		c.mu.Unlock()
 		return false
 	}
-	if len(c.queue) >= maxQueue && f.close == 0 {
-		// Too far behind: replace the backlog with a close. The session
-		// keeps its replay buffer, so the client can resume.
-		c.queue = append(c.queue[:0], &frame{close: CloseUnknownError, reason: "Too slow: connection could not keep up."})
+	if f.close != 0 {
+		c.closing = true
+	} else if len(c.queue) >= maxQueue {
+		// Too far behind: drop the backlog and close now. Queueing the
+		// close behind the backlog would leave it behind a writer that
+		// may be blocked for writeTimeout on a peer that does not read.
+		// closeNow runs on its own goroutine because its close frame
+		// waits (up to a second) for that writer; the publisher calling
+		// push must never wait. The session keeps its replay buffer, so
+		// the client can resume.
+		c.closing = true
+		c.queue = nil
+		c.mu.Unlock()
 		c.srv.metrics.slowConsumers.Inc()
-	} else {
-		c.queue = append(c.queue, f)
+		go c.closeNow(CloseUnknownError, "Too slow: connection could not keep up.")
+		return false
 	}
+	c.queue = append(c.queue, f)
 	if !c.writing {
 		c.writing = true
 		go c.flush()
@@ -66,7 +96,7 @@ func (c *conn) push(f *frame) bool {
 	return true
 }
 
-// pushAll queues several frames under one lock.
+// pushAll queues several frames in order.
 func (c *conn) pushAll(fs []*frame) {
 	for _, f := range fs {
 		if !c.push(f) {
@@ -152,6 +182,14 @@ func (c *conn) closeNow(code int, reason string) {
 		_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(time.Second))
 	}
 	_ = c.ws.Close()
+	close(c.done)
+}
+
+// isClosing reports whether a close frame is queued or sent.
+func (c *conn) isClosing() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closing || c.closed
 }
 
 func (c *conn) isClosed() bool {

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"time"
 
 	"github.com/accord-chat/accord/core/model"
 	"github.com/accord-chat/accord/edge/discord"
@@ -79,6 +80,11 @@ func (s *Server) publishOne(ev *guild.Event) {
 				s.mu.Lock()
 				s.subscribeLocked(sess, ev.GuildID)
 				s.mu.Unlock()
+				// The session follows the guild's events either way;
+				// GUILD_CREATE itself needs the GUILDS intent.
+				if !sess.has(IntentGuilds) {
+					continue
+				}
 				if p := s.guildCreatePayload(sess, ev.GuildID); p != nil {
 					sess.dispatch(p)
 				}
@@ -89,11 +95,17 @@ func (s *Server) publishOne(ev *guild.Event) {
 		p := s.share("GUILD_DELETE", map[string]any{"id": ev.GuildID})
 		for _, uid := range ev.UserIDs {
 			for _, sess := range s.userSessions(uid) {
+				if !sess.inShard(ev.GuildID) {
+					continue // never got this guild's GUILD_CREATE
+				}
 				s.mu.Lock()
 				s.unsubscribeLocked(sess, ev.GuildID)
 				s.mu.Unlock()
-				sess.dispatch(p)
+				if sess.has(IntentGuilds) {
+					sess.dispatch(p)
+				}
 			}
+			s.leaveVoice(ev.GuildID, uid) // out of the guild, out of its voice channels
 		}
 		return
 	}
@@ -102,7 +114,14 @@ func (s *Server) publishOne(ev *guild.Event) {
 	var recipients []*session
 	if ev.UserIDs != nil {
 		for _, uid := range ev.UserIDs {
-			recipients = append(recipients, s.userSessions(uid)...)
+			for _, sess := range s.userSessions(uid) {
+				// DMs go to shard 0 only, as on Discord (READY lists them
+				// there too).
+				if dm && sess.shard[0] != 0 {
+					continue
+				}
+				recipients = append(recipients, sess)
+			}
 		}
 	} else {
 		recipients = s.guildSessions(ev.GuildID)
@@ -111,9 +130,15 @@ func (s *Server) publishOne(ev *guild.Event) {
 		return
 	}
 	intent := eventIntent(ev.Type, dm)
+	// Discord sends a member's own GUILD_MEMBER_UPDATE without the
+	// GUILD_MEMBERS intent.
+	var self ID
+	if m, ok := ev.Data.(*model.Member); ok && ev.Type == "GUILD_MEMBER_UPDATE" {
+		self = m.UserID
+	}
 	kept := recipients[:0]
 	for _, sess := range recipients {
-		if intent == 0 || sess.has(intent) {
+		if intent == 0 || sess.has(intent) || (self != 0 && sess.user.ID == self) {
 			kept = append(kept, sess)
 		}
 	}
@@ -122,6 +147,13 @@ func (s *Server) publishOne(ev *guild.Event) {
 	}
 	if !dm && ev.ChannelID != 0 {
 		kept = s.filterVisible(ev, kept)
+	}
+	if ev.Type == "GUILD_BAN_ADD" || ev.Type == "GUILD_BAN_REMOVE" {
+		// Only for those who may see bans: BAN_MEMBERS or VIEW_AUDIT_LOG.
+		kept = s.filterGuildPerm(ev.GuildID, kept, perm.BanMembers|perm.ViewAuditLog)
+	}
+	if len(kept) == 0 {
+		return
 	}
 	full, stripped, msg := s.render(ev)
 	if full == nil {
@@ -135,6 +167,21 @@ func (s *Server) publishOne(ev *guild.Event) {
 		sess.dispatch(p)
 		s.metrics.dispatches.Inc()
 	}
+}
+
+// filterGuildPerm keeps the sessions whose user holds any of bits at guild
+// level.
+func (s *Server) filterGuildPerm(guildID ID, sessions []*session, bits uint64) []*session {
+	out := sessions[:0]
+	_ = s.eng.View(guildID, func(st *guild.State) error {
+		for _, sess := range sessions {
+			if st.BasePerms(sess.user.ID)&bits != 0 {
+				out = append(out, sess)
+			}
+		}
+		return nil
+	})
+	return out
 }
 
 // needsStripping applies the MESSAGE_CONTENT rule: a bot without the
@@ -191,11 +238,12 @@ func (s *Server) render(ev *guild.Event) (full, stripped *shared, msg *model.Mes
 	switch d := ev.Data.(type) {
 	case *guild.MessageEvent:
 		m := s.cfg.Renderer.RenderMessageEvent(context.Background(), 0, d)
+		if ev.Type == "MESSAGE_UPDATE" {
+			m.TTS = false // Discord: "always false in message updates"
+		}
 		full = s.share(ev.Type, m)
 		if ev.GuildID != 0 {
-			sm := *m
-			sm.Content, sm.Embeds, sm.Attachments, sm.Components = "", []json.RawMessage{}, []model.Attachment{}, []json.RawMessage{}
-			stripped = s.share(ev.Type, &sm)
+			stripped = s.share(ev.Type, stripContent(m))
 		}
 		return full, stripped, d.Message
 	case *guild.ReactionEvent:
@@ -232,9 +280,15 @@ func (s *Server) render(ev *guild.Event) (full, stripped *shared, msg *model.Mes
 		if ev.Type == "INVITE_DELETE" {
 			return s.share(ev.Type, map[string]any{"channel_id": d.ChannelID, "guild_id": d.GuildID, "code": d.Code}), nil, nil
 		}
+		var expires *discord.Timestamp
+		if d.MaxAge > 0 {
+			t := discord.Timestamp(d.CreatedAt.Add(time.Duration(d.MaxAge) * time.Second))
+			expires = &t
+		}
 		return s.share(ev.Type, map[string]any{
 			"channel_id": d.ChannelID, "guild_id": d.GuildID, "code": d.Code, "created_at": discord.Timestamp(d.CreatedAt),
 			"inviter": s.eng.User(d.InviterID), "max_age": d.MaxAge, "max_uses": d.MaxUses, "temporary": d.Temporary, "uses": d.Uses,
+			"expires_at": expires,
 		}), nil, nil
 	case *model.Guild:
 		var out *discord.Guild
@@ -273,6 +327,18 @@ func (s *Server) render(ev *guild.Event) (full, stripped *shared, msg *model.Mes
 	}
 	s.log.Warn("event without renderer", "type", ev.Type)
 	return nil, nil, nil
+}
+
+// stripContent is m without the fields the MESSAGE_CONTENT intent guards,
+// in the message and in the message it replies to (which would otherwise
+// leak the content of another message).
+func stripContent(m *discord.Message) *discord.Message {
+	sm := *m
+	sm.Content, sm.Embeds, sm.Attachments, sm.Components = "", []json.RawMessage{}, []model.Attachment{}, []json.RawMessage{}
+	if ref, ok := sm.ReferencedMessage.(*discord.Message); ok && ref != nil {
+		sm.ReferencedMessage = stripContent(ref)
+	}
+	return &sm
 }
 
 func (s *Server) userOrDeleted(id ID) *model.User {

@@ -7,12 +7,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -21,28 +24,58 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/accord-chat/accord/core/model"
+	"github.com/accord-chat/accord/core/snowflake"
+	"github.com/accord-chat/accord/core/store"
 	"github.com/accord-chat/accord/core/store/pebblestore"
 	"github.com/accord-chat/accord/edge/auth"
 	"github.com/accord-chat/accord/edge/guild"
+	"github.com/accord-chat/accord/edge/perm"
 	"github.com/accord-chat/accord/edge/rest"
+	"github.com/accord-chat/accord/internal/teststore"
 )
 
 func init() { auth.BcryptCost = bcrypt.MinCost }
 
 type harness struct {
-	t   *testing.T
+	t   testing.TB
 	srv *httptest.Server
 	eng *guild.Engine
 	gw  *Server
 	ws  string // ws://.../gateway
+
+	stopOnce sync.Once
+	stop     func()
 }
 
-func newHarness(t *testing.T, mod ...func(*Config)) *harness {
+func newHarness(t testing.TB, mod ...func(*Config)) *harness {
+	t.Helper()
+	return newSeededHarness(t, nil, mod...)
+}
+
+// newSeededHarness is newHarness with a seed function that writes straight
+// into the store before the engine loads it (for bulk data that would take
+// too long through the API, e.g. thousands of members).
+func newSeededHarness(t testing.TB, seed func(st store.Store) error, mod ...func(*Config)) *harness {
 	t.Helper()
 	dir := t.TempDir()
-	st, err := pebblestore.Open(pebblestore.Options{Dir: filepath.Join(dir, "store"), Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
+	// NoSync: the tests do not crash the machine, and fsync per commit
+	// would dominate their run time.
+	var st store.Store
+	if teststore.Cassandra() {
+		st = teststore.Open(t, dir)
+	} else {
+		var err error
+		st, err = pebblestore.Open(pebblestore.Options{Dir: filepath.Join(dir, "store"), Logger: slog.New(slog.DiscardHandler),
+			NoSync: true, CacheSize: 8 << 20})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if seed != nil {
+		if err := seed(st); err != nil {
+			t.Fatal(err)
+		}
 	}
 	eng := guild.New(guild.Config{Store: st, Logger: slog.New(slog.DiscardHandler)})
 	if err := eng.Load(context.Background()); err != nil {
@@ -65,14 +98,19 @@ func newHarness(t *testing.T, mod ...func(*Config)) *harness {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { gw.Run(ctx); close(done) }()
-	t.Cleanup(func() {
+	h := &harness{t: t, srv: srv, eng: eng, gw: gw, ws: cfg.URL}
+	h.stop = func() {
 		cancel()
 		<-done
 		srv.Close()
 		st.Close()
-	})
-	return &harness{t: t, srv: srv, eng: eng, gw: gw, ws: cfg.URL}
+	}
+	t.Cleanup(h.shutdown)
+	return h
 }
+
+// shutdown stops the gateway, the HTTP server and the store; it runs once.
+func (h *harness) shutdown() { h.stopOnce.Do(h.stop) }
 
 // api calls the REST API and decodes the JSON answer.
 func (h *harness) api(method, path, token string, body any) (int, map[string]any) {
@@ -98,7 +136,25 @@ func (h *harness) api(method, path, token string, body any) (int, map[string]any
 	return res.StatusCode, out
 }
 
+// must calls the API and fails the test unless the status is want.
+func (h *harness) must(want int, method, path, token string, body any) map[string]any {
+	h.t.Helper()
+	code, out := h.api(method, path, token, body)
+	if code != want {
+		h.t.Fatalf("%s %s: %d %v (want %d)", method, path, code, out, want)
+	}
+	return out
+}
+
 type account struct{ token, id string }
+
+func (a account) ID() snowflake.ID {
+	id, err := snowflake.Parse(a.id)
+	if err != nil {
+		panic(err)
+	}
+	return id
+}
 
 var seq int
 
@@ -148,14 +204,93 @@ func (h *harness) addBot(owner account, gid string, bot account) {
 	}
 }
 
-// client is a raw gateway client.
+// say posts a message and returns it.
+func (h *harness) say(who account, channel, content string) map[string]any {
+	h.t.Helper()
+	return h.must(200, "POST", "/channels/"+channel+"/messages", who.token, map[string]any{"content": content})
+}
+
+// seededGuild describes a guild written by seedGuild.
+type seededGuild struct {
+	owner   account
+	guildID snowflake.ID
+	channel snowflake.ID
+	roleID  snowflake.ID    // a role given to roleHolders
+	members []snowflake.ID  // the seeded members (not the owner), by ID
+	names   []string        // their usernames, same order
+	tokens  map[int]account // tokens of the members asked for, by index
+	byID    map[snowflake.ID]int
+}
+
+// seedGuild returns a seed function that writes a guild with an owner
+// (who gets a token) and n other members named prefix00000, prefix00001,
+// ... Members at the indexes in withTokens get tokens; those in
+// roleHolders get the guild's one extra role.
+func seedGuild(n int, prefix string, withTokens, roleHolders []int) (func(store.Store) error, *seededGuild) {
+	sg := &seededGuild{tokens: map[int]account{}, byID: map[snowflake.ID]int{}}
+	seed := func(st store.Store) error {
+		ids := snowflake.NewGenerator(31, 31)
+		now := time.Now().UTC()
+		var b store.Batch
+		ownerID := ids.Next()
+		tok, digest := auth.NewToken(ownerID, now)
+		sg.owner = account{token: tok, id: ownerID.String()}
+		b.Add(store.Op{Kind: store.OpPutUser, User: &model.User{ID: ownerID, Username: prefix + "owner", Discriminator: "0"}},
+			store.Op{Kind: store.OpPutToken, Token: &model.Token{Hash: digest, UserID: ownerID, CreatedAt: now}})
+		gid, cid, rid := ids.Next(), ids.Next(), ids.Next()
+		sg.guildID, sg.channel, sg.roleID = gid, cid, rid
+		b.Add(store.Op{Kind: store.OpPutGuild, Guild: &model.Guild{ID: gid, Name: "Seeded", OwnerID: ownerID, AFKTimeout: 300,
+			SystemChannelID: cid, PreferredLocale: "en-US"}},
+			store.Op{Kind: store.OpPutRole, GuildID: gid, Role: &model.Role{ID: gid, Name: "@everyone", Permissions: perm.DefaultEveryone}},
+			store.Op{Kind: store.OpPutRole, GuildID: gid, Role: &model.Role{ID: rid, Name: "regular", Position: 1}},
+			store.Op{Kind: store.OpPutChannel, GuildID: gid, Channel: &model.Channel{ID: cid, Type: model.ChannelGuildText, GuildID: gid,
+				Name: "general", PermissionOverwrites: []model.Overwrite{}}},
+			store.Op{Kind: store.OpPutMember, GuildID: gid, Member: &model.Member{GuildID: gid, UserID: ownerID, Roles: []snowflake.ID{}, JoinedAt: now}})
+		wantTok := map[int]bool{}
+		for _, i := range withTokens {
+			wantTok[i] = true
+		}
+		hasRole := map[int]bool{}
+		for _, i := range roleHolders {
+			hasRole[i] = true
+		}
+		for i := 0; i < n; i++ {
+			uid := ids.Next()
+			name := fmt.Sprintf("%s%05d", prefix, i)
+			sg.members = append(sg.members, uid)
+			sg.names = append(sg.names, name)
+			sg.byID[uid] = i
+			b.Add(store.Op{Kind: store.OpPutUser, User: &model.User{ID: uid, Username: name, Discriminator: "0"}})
+			roles := []snowflake.ID{}
+			if hasRole[i] {
+				roles = []snowflake.ID{rid}
+			}
+			b.Add(store.Op{Kind: store.OpPutMember, GuildID: gid, Member: &model.Member{GuildID: gid, UserID: uid, Roles: roles, JoinedAt: now}})
+			if wantTok[i] {
+				tok, digest := auth.NewToken(uid, now)
+				sg.tokens[i] = account{token: tok, id: uid.String()}
+				b.Add(store.Op{Kind: store.OpPutToken, Token: &model.Token{Hash: digest, UserID: uid, CreatedAt: now}})
+			}
+		}
+		return st.Commit(context.Background(), &b)
+	}
+	return seed, sg
+}
+
+// client is a raw gateway client. Compressed transports are decoded with
+// one streaming decompressor per connection that pulls WebSocket messages
+// on demand; every payload must be exactly one message.
 type client struct {
-	t    *testing.T
+	t    testing.TB
 	ws   *websocket.Conn
-	zlib io.ReadCloser
-	zbuf *bytes.Buffer
-	zstd *zstd.Decoder
-	mode string
+	mode string // "", "zlib" or "zstd"
+
+	feed    *feed
+	dec     *json.Decoder
+	decoded int
+
+	lastSeq int64 // s of the last dispatch read
+	seqs    []int64
 }
 
 type msg struct {
@@ -178,84 +313,128 @@ func (h *harness) dial(query string) *client {
 		h.t.Fatal(err)
 	}
 	c := &client{t: h.t, ws: ws}
-	if strings.Contains(query, "zlib-stream") {
+	switch {
+	case strings.Contains(query, "zlib-stream"):
 		c.mode = "zlib"
-		c.zbuf = &bytes.Buffer{}
-	}
-	if strings.Contains(query, "zstd-stream") {
+	case strings.Contains(query, "zstd-stream"):
 		c.mode = "zstd"
-		c.zbuf = &bytes.Buffer{}
-		c.zstd, _ = zstd.NewReader(c.zbuf)
 	}
 	h.t.Cleanup(func() { ws.Close() })
 	return c
 }
 
-// zlibStreamReader feeds a growing buffer to one zlib reader.
-type growReader struct{ b *bytes.Buffer }
+// feed hands a streaming decompressor the bytes of one WebSocket message
+// at a time, reading the next message only when the decompressor needs
+// more input.
+type feed struct {
+	c    *client
+	buf  []byte
+	msgs int
+	err  error
+}
 
-func (g growReader) Read(p []byte) (int, error) { return g.b.Read(p) }
+func (f *feed) pull() error {
+	if f.err != nil {
+		return f.err
+	}
+	mt, data, err := f.c.ws.ReadMessage()
+	if err == nil && mt != websocket.BinaryMessage {
+		err = fmt.Errorf("text message %q on a compressed transport", data)
+	}
+	if err == nil && f.c.mode == "zlib" && !bytes.HasSuffix(data, []byte{0, 0, 0xff, 0xff}) {
+		err = errors.New("zlib-stream message without the 00 00 ff ff sync-flush suffix")
+	}
+	if err != nil {
+		f.err = err
+		return err
+	}
+	f.msgs++
+	f.buf = data
+	return nil
+}
 
-// next reads one payload, or fails after timeout.
+func (f *feed) Read(p []byte) (int, error) {
+	for len(f.buf) == 0 {
+		if err := f.pull(); err != nil {
+			return 0, err
+		}
+	}
+	n := copy(p, f.buf)
+	f.buf = f.buf[n:]
+	return n, nil
+}
+
+func (f *feed) ReadByte() (byte, error) {
+	for len(f.buf) == 0 {
+		if err := f.pull(); err != nil {
+			return 0, err
+		}
+	}
+	b := f.buf[0]
+	f.buf = f.buf[1:]
+	return b, nil
+}
+
+// next reads one payload, or fails after timeout. A timeout leaves the
+// connection unusable (gorilla's reads are not restartable).
 func (c *client) next(timeout time.Duration) (*msg, error) {
 	_ = c.ws.SetReadDeadline(time.Now().Add(timeout))
-	mt, data, err := c.ws.ReadMessage()
-	if err != nil {
-		return nil, err
-	}
-	if mt == websocket.BinaryMessage {
-		switch c.mode {
-		case "zlib":
-			if !bytes.HasSuffix(data, []byte{0, 0, 0xff, 0xff}) {
-				c.t.Fatalf("zlib-stream message without sync-flush suffix")
-			}
-			c.zbuf.Write(data)
-			if c.zlib == nil {
-				c.zlib, err = zlib.NewReader(growReader{c.zbuf})
+	var m msg
+	if c.mode == "" {
+		mt, data, err := c.ws.ReadMessage()
+		if err != nil {
+			return nil, err
+		}
+		if mt != websocket.TextMessage {
+			c.t.Fatalf("binary message on an uncompressed connection")
+		}
+		if err := json.Unmarshal(data, &m); err != nil {
+			c.t.Fatalf("bad frame %q: %v", data, err)
+		}
+	} else {
+		if c.dec == nil {
+			c.feed = &feed{c: c}
+			var r io.Reader
+			switch c.mode {
+			case "zlib":
+				zr, err := zlib.NewReader(c.feed)
+				if err != nil {
+					return nil, c.feedErr(err)
+				}
+				r = zr
+			case "zstd":
+				zr, err := zstd.NewReader(c.feed, zstd.WithDecoderConcurrency(1))
 				if err != nil {
 					return nil, err
 				}
+				r = zr
 			}
-			data, err = readAvailable(c.zlib)
-			if err != nil {
-				return nil, err
-			}
-		case "zstd":
-			c.zbuf.Write(data)
-			data, err = readAvailable(c.zstd)
-			if err != nil {
-				return nil, err
-			}
+			c.dec = json.NewDecoder(r)
+		}
+		if err := c.dec.Decode(&m); err != nil {
+			return nil, c.feedErr(err)
+		}
+		c.decoded++
+		// One payload per message: a payload split over messages, or two
+		// in one, would break this count.
+		if c.decoded != c.feed.msgs {
+			c.t.Fatalf("%s-stream: %d payloads decoded from %d messages", c.mode, c.decoded, c.feed.msgs)
 		}
 	}
-	var m msg
-	if err := json.Unmarshal(data, &m); err != nil {
-		c.t.Fatalf("bad frame %q: %v", data, err)
+	if m.Op == OpDispatch {
+		c.lastSeq = m.S
+		c.seqs = append(c.seqs, m.S)
 	}
 	return &m, nil
 }
 
-// readAvailable reads what a streaming decompressor can produce from the
-// bytes fed so far (one gateway message).
-func readAvailable(r io.Reader) ([]byte, error) {
-	var out []byte
-	buf := make([]byte, 64<<10)
-	for {
-		n, err := r.Read(buf)
-		out = append(out, buf[:n]...)
-		if err == io.EOF || (err == nil && n == 0) || (err != nil && len(out) > 0 && json.Valid(out)) {
-			return out, nil
-		}
-		if err != nil {
-			if json.Valid(out) {
-				return out, nil
-			}
-			return nil, err
-		}
-		if json.Valid(out) {
-			return out, nil
-		}
+// feedErr prefers the WebSocket error (a close frame, say) to what the
+// decompressor made of it.
+func (c *client) feedErr(err error) error {
+	if c.feed != nil && c.feed.err != nil {
+		return c.feed.err
 	}
+	return err
 }
 
 func (c *client) mustNext() *msg {
@@ -270,14 +449,44 @@ func (c *client) mustNext() *msg {
 // waitFor reads until a dispatch of type t arrives.
 func (c *client) waitFor(t string) *msg {
 	c.t.Helper()
+	return c.waitMatch(t, nil)
+}
+
+// waitMatch reads until a dispatch of type t for which match returns true
+// (nil: any) arrives.
+func (c *client) waitMatch(t string, match func(map[string]any) bool) *msg {
+	c.t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
 		m, err := c.next(time.Until(deadline))
 		if err != nil {
 			c.t.Fatalf("waiting for %s: %v", t, err)
 		}
-		if m.Op == OpDispatch && m.T == t {
+		if m.Op == OpDispatch && m.T == t && (match == nil || match(m.obj())) {
 			return m
+		}
+	}
+	c.t.Fatalf("no %s", t)
+	return nil
+}
+
+// until reads dispatches until one of type t matching match arrives and
+// returns every dispatch read, the matching one last.
+func (c *client) until(t string, match func(map[string]any) bool) []*msg {
+	c.t.Helper()
+	var out []*msg
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		m, err := c.next(time.Until(deadline))
+		if err != nil {
+			c.t.Fatalf("waiting for %s: %v", t, err)
+		}
+		if m.Op != OpDispatch {
+			continue
+		}
+		out = append(out, m)
+		if m.T == t && (match == nil || match(m.obj())) {
+			return out
 		}
 	}
 	c.t.Fatalf("no %s", t)
@@ -291,20 +500,53 @@ func (c *client) send(op int, d any) {
 	}
 }
 
-// identify completes HELLO → IDENTIFY → READY and returns READY's data.
-func (c *client) identify(token string, intents *int) map[string]any {
+func (c *client) sendRaw(b []byte) {
 	c.t.Helper()
-	hello := c.mustNext()
-	if hello.Op != OpHello {
-		c.t.Fatalf("first payload op %d, want HELLO", hello.Op)
+	if err := c.ws.WriteMessage(websocket.TextMessage, b); err != nil {
+		c.t.Fatal(err)
 	}
+}
+
+// hello reads HELLO.
+func (c *client) hello() map[string]any {
+	c.t.Helper()
+	m := c.mustNext()
+	if m.Op != OpHello {
+		c.t.Fatalf("first payload op %d, want HELLO", m.Op)
+	}
+	return m.obj()
+}
+
+func identifyData(token string, intents *int) map[string]any {
 	d := map[string]any{"token": token, "properties": map[string]string{"os": "linux", "browser": "test", "device": "test"}}
 	if intents != nil {
 		d["intents"] = *intents
 	}
+	return d
+}
+
+// identify completes HELLO → IDENTIFY → READY and returns READY's data.
+func (c *client) identify(token string, intents *int) map[string]any {
+	c.t.Helper()
+	c.hello()
+	c.send(OpIdentify, identifyData(token, intents))
+	return c.waitFor("READY").obj()
+}
+
+// identifyWith sends IDENTIFY with extra fields and returns READY's data.
+func (c *client) identifyWith(token string, intents *int, extra map[string]any) map[string]any {
+	c.t.Helper()
+	c.hello()
+	d := identifyData(token, intents)
+	for k, v := range extra {
+		d[k] = v
+	}
 	c.send(OpIdentify, d)
 	return c.waitFor("READY").obj()
 }
+
+// kill drops the TCP connection without a close frame.
+func (c *client) kill() { _ = c.ws.UnderlyingConn().Close() }
 
 // closeCode reads until the server closes and returns the close code.
 func (c *client) closeCode() int {
@@ -315,19 +557,30 @@ func (c *client) closeCode() int {
 			continue
 		}
 		var ce *websocket.CloseError
-		if ok := asCloseError(err, &ce); ok {
+		if errors.As(err, &ce) {
 			return ce.Code
 		}
 		c.t.Fatalf("connection ended without close frame: %v", err)
 	}
 }
 
-func asCloseError(err error, out **websocket.CloseError) bool {
-	ce, ok := err.(*websocket.CloseError)
-	if ok {
-		*out = ce
+func intents(v int) *int { return &v }
+
+// checkSeqs fails unless the dispatch sequence numbers read so far are
+// 1, 2, 3, ... with no gap and no repeat.
+func (c *client) checkSeqs() {
+	c.t.Helper()
+	for i, s := range c.seqs {
+		if s != int64(i+1) {
+			c.t.Fatalf("sequence %v: position %d has s=%d", c.seqs, i, s)
+		}
 	}
-	return ok
 }
 
-func intents(v int) *int { return &v }
+func mustID(s string) snowflake.ID {
+	id, err := snowflake.Parse(s)
+	if err != nil {
+		panic(err)
+	}
+	return id
+}

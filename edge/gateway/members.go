@@ -34,14 +34,24 @@ func (s *Server) requestMembers(c *conn, sess *session, rm requestMembers) bool 
 	if rm.Limit != nil {
 		limit = *rm.Limit
 	}
-	if (rm.Query == nil) == (ids == nil) || limit < 0 || len(rm.Nonce) > 32 {
+	if (rm.Query == nil) == (ids == nil) || limit < 0 {
 		s.closeWith(c, CloseDecodeError)
 		return false
 	}
-	// The whole member list, and presences, need their privileged intents.
-	if (ids == nil && query == "" && !sess.has(IntentGuildMembers)) || (rm.Presences && !sess.has(IntentGuildPresences)) {
+	// Discord: "If you send an invalid nonce it will be ignored and the
+	// reply member_chunk(s) will not have a nonce set."
+	if len(rm.Nonce) > 32 {
+		rm.Nonce = ""
+	}
+	// The whole member list needs GUILD_MEMBERS.
+	if ids == nil && query == "" && !sess.has(IntentGuildMembers) {
 		s.closeWith(c, CloseDisallowedIntents)
 		return false
+	}
+	// Discord: without GUILD_PRESENCES, presences "will always be false";
+	// the request is served, not refused.
+	if !sess.has(IntentGuildPresences) {
+		rm.Presences = false
 	}
 	if ids == nil && query != "" && (limit == 0 || limit > 100) {
 		limit = 100

@@ -208,3 +208,46 @@ func (s *Server) updateVoiceState(sess *session, vs voiceStateUpdate) {
 		}
 	}
 }
+
+// leaveVoice removes a user's voice state in a guild, if there is one, and
+// announces that they left. Voice states belong to the gateway, so it
+// drops them itself when their owner leaves the guild or their session
+// ends; otherwise GUILD_CREATE would list ghosts in voice forever.
+func (s *Server) leaveVoice(gid, uid ID) {
+	s.voice.mu.Lock()
+	st, ok := s.voice.m[gid][uid]
+	if ok {
+		delete(s.voice.m[gid], uid)
+		if len(s.voice.m[gid]) == 0 {
+			delete(s.voice.m, gid)
+		}
+	}
+	s.voice.mu.Unlock()
+	if !ok {
+		return
+	}
+	p := s.share("VOICE_STATE_UPDATE", voiceStateObject(gid, uid, voiceState{SessionID: st.SessionID}, nil, nil))
+	for _, other := range s.guildSessions(gid) {
+		if other.has(IntentGuildVoiceStates) || other.user.ID == uid {
+			other.dispatch(p)
+		}
+	}
+}
+
+// leaveVoiceSession drops the voice states a session created.
+func (s *Server) leaveVoiceSession(sessionID string) {
+	type key struct{ gid, uid ID }
+	var gone []key
+	s.voice.mu.Lock()
+	for gid, g := range s.voice.m {
+		for uid, st := range g {
+			if st.SessionID == sessionID {
+				gone = append(gone, key{gid, uid})
+			}
+		}
+	}
+	s.voice.mu.Unlock()
+	for _, k := range gone {
+		s.leaveVoice(k.gid, k.uid)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"math/rand/v2"
 	"net"
 	"strconv"
@@ -20,24 +21,28 @@ const maxClientPayload = 4096
 
 // readLoop serves one connection until it ends.
 func (s *Server) readLoop(c *conn) {
-	c.ws.SetReadLimit(maxClientPayload)
 	c.push(s.hello())
 	// The first heartbeat may come after interval*jitter; allow a grace
 	// period on top of every interval before declaring the client gone.
-	deadline := s.cfg.HeartbeatInterval + s.cfg.HeartbeatInterval/2 + time.Second
-	defer s.detach(c)
+	// Only heartbeats move the deadline: a client that sends other
+	// payloads but no heartbeat is still a zombie to the protocol.
+	grace := s.cfg.HeartbeatInterval + s.cfg.HeartbeatInterval/2 + time.Second
+	invalidate := false
+	defer func() { s.detach(c, invalidate) }()
 	for {
-		_ = c.ws.SetReadDeadline(time.Now().Add(deadline))
-		mt, data, err := c.ws.ReadMessage()
+		_ = c.ws.SetReadDeadline(c.lastBeat.Add(grace))
+		data, err := readPayload(c.ws)
 		if err != nil {
 			var ne net.Error
 			switch {
 			case errors.As(err, &ne) && ne.Timeout():
 				s.closeWith(c, CloseSessionTimedOut)
-			case errors.Is(err, websocket.ErrReadLimit):
+			case errors.Is(err, errTooLarge):
 				s.closeWith(c, CloseDecodeError)
-			default:
-				c.closeNow(0, "")
+			case websocket.IsCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway):
+				// Discord: closing with 1000 or 1001 invalidates the
+				// session; any other close (or none) keeps it resumable.
+				invalidate = true
 			}
 			return
 		}
@@ -45,13 +50,31 @@ func (s *Server) readLoop(c *conn) {
 			s.closeWith(c, CloseRateLimited)
 			return
 		}
-		if mt != websocket.TextMessage && mt != websocket.BinaryMessage {
-			continue
-		}
 		if !s.handle(c, data) {
 			return
 		}
 	}
+}
+
+var errTooLarge = errors.New("gateway: payload over 4096 bytes")
+
+// readPayload reads one client message of at most maxClientPayload bytes.
+// It reads through NextReader rather than relying on gorilla's read limit,
+// which answers with its own close frame (1009) before we could send 4002,
+// and it never buffers more than the limit.
+func readPayload(ws *websocket.Conn) ([]byte, error) {
+	_, r, err := ws.NextReader() // text or binary; control frames are handled inside
+	if err != nil {
+		return nil, err
+	}
+	data, err := io.ReadAll(io.LimitReader(r, maxClientPayload+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxClientPayload {
+		return nil, errTooLarge
+	}
+	return data, nil
 }
 
 func (s *Server) closeWith(c *conn, code int) {
@@ -60,19 +83,17 @@ func (s *Server) closeWith(c *conn, code int) {
 }
 
 // decodePayload parses a client payload strictly enough that garbage is
-// rejected: a JSON object with an integer op.
+// rejected: one JSON object with an integer op and nothing after it.
+// (json.Decoder.More, used before, let `{"op":1}}` through: a closing
+// brace is not "more".)
 func decodePayload(data []byte) (*payload, error) {
 	data = bytes.TrimSpace(data)
 	if len(data) == 0 || data[0] != '{' {
 		return nil, errors.New("not a JSON object")
 	}
 	var p payload
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&p); err != nil {
+	if err := json.Unmarshal(data, &p); err != nil {
 		return nil, err
-	}
-	if dec.More() {
-		return nil, errors.New("trailing data")
 	}
 	return &p, nil
 }
@@ -89,6 +110,7 @@ func (s *Server) handle(c *conn, data []byte) bool {
 	c.mu.Unlock()
 	switch p.Op {
 	case OpHeartbeat:
+		c.lastBeat = time.Now()
 		c.push(opFrame(OpHeartbeatACK, nil))
 		return true
 	case OpIdentify:
@@ -202,28 +224,40 @@ func (s *Server) identify(c *conn, raw json.RawMessage) bool {
 		}
 		sess.largeThreshold = lt
 	}
+	sess.conn = c
+	c.mu.Lock()
+	c.sess = sess
+	c.mu.Unlock()
+	// Register the session before listing its guilds: a guild joined
+	// after the listing then reaches it through its GUILD_CREATE event
+	// (held in pending until READY is out) instead of being missed.
+	s.addSession(sess, nil)
 	var guilds []ID
 	for _, g := range s.eng.UserGuilds(user.ID) {
 		if sess.inShard(g) {
 			guilds = append(guilds, g)
 		}
 	}
-	sess.conn = c
-	c.mu.Lock()
-	c.sess = sess
-	c.mu.Unlock()
-	s.addSession(sess, guilds)
+	s.mu.Lock()
+	for _, g := range guilds {
+		s.subscribeLocked(sess, g)
+	}
+	s.mu.Unlock()
+	before, _ := s.presence.visible(user.ID)
 	wasOnline := s.presence.connect(user.ID)
 	if id.Presence != nil && validStatus(id.Presence.Status) {
 		s.presence.set(user.ID, *id.Presence)
 	}
-	sess.dispatch(s.readyPayload(sess, guilds))
-	for _, g := range guilds {
-		if p := s.guildCreatePayload(sess, g); p != nil {
-			sess.dispatch(p)
+	first := []*shared{s.readyPayload(sess, guilds)}
+	if sess.has(IntentGuilds) { // GUILD_CREATE belongs to the GUILDS intent
+		for _, g := range guilds {
+			if p := s.guildCreatePayload(sess, g); p != nil {
+				first = append(first, p)
+			}
 		}
 	}
-	if !wasOnline {
+	sess.start(first)
+	if after, _ := s.presence.visible(user.ID); after != before || (wasOnline && id.Presence != nil) {
 		s.broadcastPresence(user.ID)
 	}
 	return true
@@ -250,7 +284,7 @@ func (s *Server) resume(c *conn, raw json.RawMessage) bool {
 	}
 	sess.mu.Lock()
 	missed, ok := sess.missedSince(r.Seq)
-	if !ok {
+	if !ok || sess.dead || !sess.ready {
 		sess.mu.Unlock()
 		s.invalidSession(c, false)
 		return true
@@ -263,11 +297,8 @@ func (s *Server) resume(c *conn, raw json.RawMessage) bool {
 	c.sess = sess
 	c.mu.Unlock()
 	c.pushAll(missed)
-	sess.seq++
-	resumed := &frame{op: OpDispatch, seq: sess.seq, p: &shared{t: "RESUMED", d: []byte("{}")}}
-	sess.replay = appendReplay(sess, resumed)
-	c.push(resumed)
 	sess.conn = c
+	sess.dispatchLocked(&shared{t: "RESUMED", d: []byte("{}")})
 	sess.mu.Unlock()
 	if old != nil && old != c {
 		old.closeNow(CloseUnknownError, "Session resumed elsewhere.")
@@ -301,22 +332,38 @@ func (s *Server) invalidSession(c *conn, resumable bool) {
 }
 
 // detach runs when a connection's reader ends: the session stays
-// resumable for the resume window.
-func (s *Server) detach(c *conn) {
-	c.closeNow(0, "")
+// resumable for the resume window, unless invalidate (the client closed
+// with 1000/1001) ends it now.
+func (s *Server) detach(c *conn, invalidate bool) {
 	c.mu.Lock()
 	sess := c.sess
 	c.mu.Unlock()
-	if sess == nil {
-		return
+	if sess != nil {
+		sess.mu.Lock()
+		mine := sess.conn == c
+		if mine {
+			sess.conn = nil
+			sess.detached = time.Now()
+		}
+		sess.mu.Unlock()
+		if mine && invalidate {
+			s.removeSession(sess)
+		}
+		if !s.online(sess.user.ID) && s.presence.disconnect(sess.user.ID) {
+			s.broadcastPresence(sess.user.ID)
+		}
 	}
-	sess.mu.Lock()
-	if sess.conn == c {
-		sess.conn = nil
-		sess.detached = time.Now()
+	// A close frame queued by the reader (4002, 4009, ...) is written by
+	// the writer after what precedes it; tearing the socket down here
+	// right away, as before, raced with it and clients mostly saw 1006.
+	// Wait for the writer, bounded by its write timeout.
+	if c.isClosing() {
+		t := time.NewTimer(writeTimeout + time.Second)
+		select {
+		case <-c.done:
+		case <-t.C:
+		}
+		t.Stop()
 	}
-	sess.mu.Unlock()
-	if !s.online(sess.user.ID) && s.presence.disconnect(sess.user.ID) {
-		s.broadcastPresence(sess.user.ID)
-	}
+	c.closeNow(0, "")
 }

@@ -79,15 +79,20 @@ func (s *Server) guildCreatePayload(sess *session, gid ID) *shared {
 				}
 			}
 		default:
+			// Large guilds: only members who are online, have a role or
+			// a nickname, or are in voice (Discord's rule), plus the
+			// session's own. Online means visibly online: an invisible
+			// member listed here would give their status away.
 			for _, uid := range st.SortedMemberIDs() {
-				online := s.presence.isConnected(uid)
-				if !large || online || uid == sess.user.ID {
-					addMember(st.Members[uid])
+				m := st.Members[uid]
+				status, _ := s.presence.visible(uid)
+				online := status != "offline"
+				_, inVoice := voice[uid]
+				if !large || online || uid == sess.user.ID || len(m.Roles) > 0 || m.Nick != nil || inVoice {
+					addMember(m)
 				}
 				if online {
-					if status, _ := s.presence.visible(uid); status != "offline" {
-						presences = append(presences, s.presenceObject(uid, 0))
-					}
+					presences = append(presences, s.presenceObject(uid, 0))
 				}
 			}
 		}

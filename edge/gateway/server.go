@@ -11,8 +11,6 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
-	"github.com/klauspost/compress/zlib"
-	"github.com/klauspost/compress/zstd"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/accord-chat/accord/edge/auth"
@@ -72,12 +70,14 @@ type Server struct {
 	presence *presenceStore
 	voice    *voiceStore
 
-	mu        sync.RWMutex
-	sessions  map[string]*session
-	byUser    map[ID]map[*session]struct{}
-	subs      map[ID]map[*session]struct{} // guild → subscribed sessions
+	mu       sync.RWMutex
+	sessions map[string]*session
+	byUser   map[ID]map[*session]struct{}
+	subs     map[ID]map[*session]struct{} // guild → subscribed sessions
+	// conns holds every connection with a reader, identified or not, so
+	// that shutdown can close them all.
+	conns     map[*conn]struct{}
 	closing   bool
-	wg        sync.WaitGroup
 	readersWG sync.WaitGroup
 }
 
@@ -88,6 +88,7 @@ func New(cfg Config) *Server {
 	s := &Server{
 		cfg: cfg, eng: cfg.Engine, log: cfg.Logger, metrics: newMetrics(cfg.Registerer),
 		sessions: map[string]*session{}, byUser: map[ID]map[*session]struct{}{}, subs: map[ID]map[*session]struct{}{},
+		conns: map[*conn]struct{}{},
 	}
 	s.presence = newPresenceStore()
 	s.voice = newVoiceStore()
@@ -121,13 +122,12 @@ func (s *Server) Run(ctx context.Context) error {
 func (s *Server) shutdown() {
 	s.mu.Lock()
 	s.closing = true
-	var conns []*conn
-	for _, sess := range s.sessions {
-		sess.mu.Lock()
-		if sess.conn != nil {
-			conns = append(conns, sess.conn)
-		}
-		sess.mu.Unlock()
+	// Every connection, not only those with a session: one that has not
+	// identified yet would otherwise keep its reader (and Run) waiting
+	// for its heartbeat deadline.
+	conns := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
 	}
 	s.mu.Unlock()
 	for _, c := range conns {
@@ -150,7 +150,16 @@ func (s *Server) expire(now time.Time) {
 	}
 	s.mu.RUnlock()
 	for _, sess := range dead {
-		s.removeSession(sess)
+		// Re-check under the lock: a RESUME may have reattached it since.
+		sess.mu.Lock()
+		expired := sess.conn == nil && now.Sub(sess.detached) > s.cfg.ResumeWindow
+		if expired {
+			sess.dead = true
+		}
+		sess.mu.Unlock()
+		if expired {
+			s.removeSession(sess)
+		}
 	}
 }
 
@@ -176,34 +185,44 @@ func (s *Server) Handler() http.Handler {
 		if err != nil {
 			return // Upgrade wrote the HTTP error
 		}
-		c := &conn{ws: ws, srv: s, zmode: zmode}
-		switch zmode {
-		case "zlib-stream":
-			c.zlib, _ = zlib.NewWriterLevel(&c.zbuf, zlib.BestSpeed)
-		case "zstd-stream":
-			c.zstd, _ = zstd.NewWriter(&c.zbuf, zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(zstd.SpeedFastest),
-				zstd.WithWindowSize(1<<17), zstd.WithLowerEncoderMem(true))
+		c := newConn(ws, s, zmode)
+		if enc := q.Get("encoding"); enc != "" && enc != "json" {
+			// ETF (or anything else) is not spoken here. The client
+			// could not parse a JSON HELLO, so it gets only the close;
+			// 4012 is a code clients do not retry, unlike 4002.
+			s.metrics.closes.WithLabelValues(strconv.Itoa(CloseInvalidAPIVersion)).Inc()
+			c.closeNow(CloseInvalidAPIVersion, "Accord supports only encoding=json.")
+			return
 		}
-		s.mu.RLock()
-		closing := s.closing
-		s.mu.RUnlock()
-		if closing {
+		if version != 9 && version != 10 {
+			s.metrics.closes.WithLabelValues(strconv.Itoa(CloseInvalidAPIVersion)).Inc()
+			c.push(s.hello())
+			c.close(CloseInvalidAPIVersion)
+			return
+		}
+		// Register under the lock that shutdown takes, so a connection
+		// is either refused here or closed by shutdown, and readersWG.Add
+		// never races with readersWG.Wait.
+		s.mu.Lock()
+		if s.closing {
+			s.mu.Unlock()
 			c.closeNow(websocket.CloseGoingAway, "server shutting down")
 			return
 		}
-		s.metrics.connections.Inc()
-		if version != 9 && version != 10 || (q.Get("encoding") != "" && q.Get("encoding") != "json") {
-			c.push(s.hello())
-			c.close(CloseInvalidAPIVersion)
-			s.metrics.connections.Dec()
-			return
-		}
+		s.conns[c] = struct{}{}
 		s.readersWG.Add(1)
+		s.mu.Unlock()
+		s.metrics.connections.Inc()
 		// The HTTP handler's goroutine has a grown stack from request
 		// parsing; reading on a fresh goroutine lets it go.
 		go func() {
 			defer s.readersWG.Done()
 			defer s.metrics.connections.Dec()
+			defer func() {
+				s.mu.Lock()
+				delete(s.conns, c)
+				s.mu.Unlock()
+			}()
 			s.readLoop(c)
 		}()
 	})
@@ -265,6 +284,9 @@ func (s *Server) unsubscribeLocked(sess *session, guildID ID) {
 
 func (s *Server) removeSession(sess *session) {
 	s.mu.Lock()
+	sess.mu.Lock()
+	sess.dead = true
+	sess.mu.Unlock()
 	delete(s.sessions, sess.id)
 	if us := s.byUser[sess.user.ID]; us != nil {
 		delete(us, sess)
@@ -282,6 +304,7 @@ func (s *Server) removeSession(sess *session) {
 		s.unsubscribeLocked(sess, g)
 	}
 	s.mu.Unlock()
+	s.leaveVoiceSession(sess.id)
 }
 
 // session looks a session up by ID.

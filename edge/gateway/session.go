@@ -28,6 +28,14 @@ type session struct {
 	conn     *conn     // nil while disconnected
 	detached time.Time // when conn went away
 	guilds   map[ID]struct{}
+	// ready is false until READY and the initial GUILD_CREATEs are
+	// sequenced; events published meanwhile wait in pending so that
+	// READY is always s=1 and no guild event precedes its GUILD_CREATE.
+	ready   bool
+	pending []*shared
+	// dead: removed from the server (expired or invalidated); it can no
+	// longer be resumed.
+	dead bool
 }
 
 func (s *session) has(intent int) bool { return s.intents&intent != 0 }
@@ -36,14 +44,40 @@ func (s *session) has(intent int) bool { return s.intents&intent != 0 }
 // replay and queues it to the live connection, if any.
 func (s *session) dispatch(p *shared) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.ready {
+		s.pending = append(s.pending, p)
+		return
+	}
+	s.dispatchLocked(p)
+}
+
+// dispatchLocked sequences and queues p; s.mu must be held. Queueing under
+// the session lock keeps frames in sequence order on the connection even
+// when two goroutines (two guilds' publishers) dispatch at once; pushing
+// after unlocking could queue s=6 before s=5.
+func (s *session) dispatchLocked(p *shared) {
 	s.seq++
 	f := &frame{op: OpDispatch, seq: s.seq, p: p}
 	s.replay = appendReplay(s, f)
-	c := s.conn
-	s.mu.Unlock()
-	if c != nil {
-		c.push(f)
+	if s.conn != nil {
+		s.conn.push(f)
 	}
+}
+
+// start sequences READY, the initial GUILD_CREATEs and whatever was
+// published to the session while they were built, then lets dispatches
+// through.
+func (s *session) start(first []*shared) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, p := range first {
+		s.dispatchLocked(p)
+	}
+	for _, p := range s.pending {
+		s.dispatchLocked(p)
+	}
+	s.pending, s.ready = nil, true
 }
 
 // missedSince returns the frames after seq in order, or false when seq is
