@@ -22,6 +22,8 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b 
 // conn is one WebSocket connection. The reader goroutine owns reads; a
 // writer goroutine runs only while frames are queued.
 type conn struct {
+	version int // the ?v= the client connected with (9 or 10)
+
 	ws  *websocket.Conn
 	srv *Server
 

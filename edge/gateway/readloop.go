@@ -184,7 +184,7 @@ func (s *Server) identify(c *conn, raw json.RawMessage) bool {
 		s.closeWith(c, CloseAuthenticationFailed)
 		return false
 	}
-	sess := &session{id: newSessionID(), user: user, largeThreshold: 50}
+	sess := &session{id: newSessionID(), user: user, largeThreshold: 50, version: c.version}
 	switch {
 	case id.Intents != nil:
 		sess.intents, sess.explicit = *id.Intents, true

@@ -33,8 +33,12 @@ func (s *Server) readyPayload(sess *session, guilds []ID) *shared {
 	if shard[1] == 0 {
 		shard = [2]int{0, 1}
 	}
+	v := sess.version
+	if v == 0 {
+		v = 10
+	}
 	d := map[string]any{
-		"v": 10, "user": sess.user, "guilds": stubs, "session_id": sess.id, "session_type": "normal",
+		"v": v, "user": sess.user, "guilds": stubs, "session_id": sess.id, "session_type": "normal",
 		"resume_gateway_url": s.cfg.URL, "shard": shard, "private_channels": dms,
 		"relationships": []any{}, "presences": []any{}, "guild_join_requests": []any{},
 		"geo_ordered_rtc_regions": []string{}, "user_settings": map[string]any{}, "_trace": []string{"accord"},

@@ -186,6 +186,7 @@ func (s *Server) Handler() http.Handler {
 			return // Upgrade wrote the HTTP error
 		}
 		c := newConn(ws, s, zmode)
+		c.version = version
 		if enc := q.Get("encoding"); enc != "" && enc != "json" {
 			// ETF (or anything else) is not spoken here. The client
 			// could not parse a JSON HELLO, so it gets only the close;

@@ -20,6 +20,7 @@ type session struct {
 	explicit       bool // the client sent intents (bots must)
 	shard          [2]int
 	largeThreshold int
+	version        int // gateway version the session was identified on
 
 	mu       sync.Mutex
 	seq      int64

@@ -280,5 +280,18 @@ func (e *Engine) ModifyUser(ctx context.Context, userID ID, patch UserPatch) (*m
 	if err := e.commitGlobal(ctx, p); err != nil {
 		return nil, err
 	}
+	// Other members cache the user inside member objects: tell each of the
+	// user's guilds, in that guild's event order, as Discord does.
+	for _, gid := range e.UserGuilds(userID) {
+		_ = e.withGuild(ctx, gid, func(s *State) (*plan, error) {
+			m := s.Members[userID]
+			if m == nil {
+				return nil, nil
+			}
+			p := &plan{}
+			p.emit(Event{Type: "GUILD_MEMBER_UPDATE", GuildID: gid, Data: m})
+			return p, nil
+		})
+	}
 	return &u, nil
 }

@@ -236,11 +236,17 @@ func (e *Engine) sequence(ctx context.Context, en *entry, fn func() (*plan, erro
 	en.mu.Lock()
 	p, err := fn()
 	if err != nil || p == nil || p.empty() {
-		en.mu.Unlock()
-		if err == nil && p != nil && len(p.events) > 0 {
-			e.publish(p.events)
+		if err != nil || p == nil || len(p.events) == 0 {
+			en.mu.Unlock()
+			return err
 		}
-		return err
+		// Events without writes (TYPING_START) still take their place in
+		// the guild's order, behind writes that are waiting for fsync.
+		seq := en.nextSeq
+		en.nextSeq++
+		en.mu.Unlock()
+		e.publishInOrder(en, seq, p.events)
+		return nil
 	}
 	var wait func() error
 	if e.async != nil {

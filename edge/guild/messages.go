@@ -515,14 +515,27 @@ func (e *Engine) SetPinned(ctx context.Context, actor, channelID, messageID ID, 
 		nm.PinnedAt = nil
 		if pinned {
 			nm.PinnedAt = &now
+			nc.LastPinTimestamp = &now
+		} else {
+			// The channel's last pin is now the newest remaining one.
+			pins, err := e.st.ListPins(ctx, channelID)
+			if err != nil {
+				return nil, err
+			}
+			nc.LastPinTimestamp = nil
+			for _, pm := range pins {
+				if pm.ID != nm.ID && pm.PinnedAt != nil && (nc.LastPinTimestamp == nil || pm.PinnedAt.After(*nc.LastPinTimestamp)) {
+					at := *pm.PinnedAt
+					nc.LastPinTimestamp = &at
+				}
+			}
 		}
-		nc.LastPinTimestamp = &now
 		p := &plan{}
 		p.op(store.Op{Kind: store.OpPutMessage, GuildID: nm.GuildID, ChannelID: channelID, ID: nm.ID, Message: &nm})
 		p.op(store.Op{Kind: store.OpPutChannel, GuildID: nc.GuildID, Channel: &nc})
 		p.emit(Event{Type: "MESSAGE_UPDATE", GuildID: nm.GuildID, ChannelID: channelID, UserIDs: nc.Recipients, Data: &MessageEvent{Message: &nm}})
 		p.emit(Event{Type: "CHANNEL_PINS_UPDATE", GuildID: nm.GuildID, ChannelID: channelID, UserIDs: nc.Recipients,
-			Data: map[string]any{"guild_id": nm.GuildID, "channel_id": channelID, "last_pin_timestamp": discord.Timestamp(now)}})
+			Data: map[string]any{"guild_id": nm.GuildID, "channel_id": channelID, "last_pin_timestamp": discord.TimePtr(nc.LastPinTimestamp)}})
 		return p, nil
 	})
 }

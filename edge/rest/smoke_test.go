@@ -89,3 +89,28 @@ func TestReferencedMessageNullWhenDeleted(t *testing.T) {
 		t.Fatalf("referenced_message = %v (present %v), want null", v, ok)
 	}
 }
+
+// Unpinning makes the channel's last_pin_timestamp the newest remaining
+// pin's time (null when none is left).
+func TestUnpinRestoresLastPinTimestamp(t *testing.T) {
+	h := newHarness(t)
+	alice := h.user("alice")
+	_, text, _ := h.guild(alice)
+	a := h.send(alice, text, "a")
+	b := h.send(alice, text, "b")
+	h.must(204, h.do("PUT", "/channels/"+text+"/pins/"+a, alice.Token, nil))
+	afterA := h.must(200, h.do("GET", "/channels/"+text, alice.Token, nil)).Str("last_pin_timestamp")
+	h.must(204, h.do("PUT", "/channels/"+text+"/pins/"+b, alice.Token, nil))
+	if got := h.must(200, h.do("GET", "/channels/"+text, alice.Token, nil)).Str("last_pin_timestamp"); got == afterA || got == "" {
+		t.Fatalf("pinning b left last_pin_timestamp at %q", got)
+	}
+	h.must(204, h.do("DELETE", "/channels/"+text+"/pins/"+b, alice.Token, nil))
+	if got := h.must(200, h.do("GET", "/channels/"+text, alice.Token, nil)).Str("last_pin_timestamp"); got != afterA {
+		t.Fatalf("after unpinning b last_pin_timestamp = %q, want a's %q", got, afterA)
+	}
+	h.must(204, h.do("DELETE", "/channels/"+text+"/pins/"+a, alice.Token, nil))
+	// The field is optional and nullable on Discord: absent or null.
+	if v := h.must(200, h.do("GET", "/channels/"+text, alice.Token, nil)).Obj()["last_pin_timestamp"]; v != nil {
+		t.Fatalf("with no pins last_pin_timestamp = %v, want none", v)
+	}
+}
