@@ -13,7 +13,13 @@ import (
 
 // share encodes an event payload once for every recipient.
 func (s *Server) share(t string, d any) *shared {
-	b, err := json.Marshal(d)
+	var b []byte
+	var err error
+	if m, ok := d.(*discord.Message); ok {
+		b = m.AppendJSON(make([]byte, 0, 1024)) // skips encoding/json's re-validation
+	} else {
+		b, err = json.Marshal(d)
+	}
 	if err != nil {
 		s.log.Error("encode event", "type", t, "err", err)
 		b = []byte("{}")

@@ -184,7 +184,7 @@ func clientIP(r *http.Request) string {
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) int {
-	b, err := json.Marshal(v)
+	b, err := encode(v)
 	if err != nil {
 		return writeError(w, discord.ErrInternal)
 	}
@@ -194,6 +194,18 @@ func writeJSON(w http.ResponseWriter, status int, v any) int {
 	w.WriteHeader(status)
 	_, _ = w.Write(b)
 	return status
+}
+
+// encode is json.Marshal with the message encoder's fast path: history
+// pages are the largest and most frequent bodies.
+func encode(v any) ([]byte, error) {
+	switch m := v.(type) {
+	case []*discord.Message:
+		return discord.AppendMessages(make([]byte, 0, 1024*len(m)+2), m), nil
+	case *discord.Message:
+		return m.AppendJSON(make([]byte, 0, 1024)), nil
+	}
+	return json.Marshal(v)
 }
 
 func writeError(w http.ResponseWriter, e *discord.Error) int {
