@@ -7,6 +7,10 @@
 //	accord-bench rest    --url http://127.0.0.1:8080 --clients 64 --duration 20s --channels 64 [--verify 1000]
 //	accord-bench seed    --data DIR --messages 1000000 --channels 1000
 //	accord-bench history --url http://127.0.0.1:8080 --token T --channels-file F --clients 16 --duration 15s
+//	accord-bench seed-guild --data DIR --members 15000 --out tokens.txt
+//	accord-bench gateway --url http://127.0.0.1:8080 --tokens tokens.txt --conns 15000 --procs 4 --rate 5/s --duration 30s --server-pid PID
+//	accord-bench centrifugo-config --out centrifugo.json --listen 127.0.0.1:8001 --api-key K
+//	accord-bench centrifugo --url http://127.0.0.1:8001 --api-key K --conns 15000 --procs 4 --rate 5/s --server-pid PID
 //
 // rest registers one user per client (joined to a fresh guild through an
 // invite), then every client posts messages in a loop over its own
@@ -23,6 +27,29 @@
 // history reads the latest page (--limit, default 50) of random channels
 // from --clients concurrent clients and prints reads/s and latency
 // percentiles.
+//
+// seed-guild writes, with the server stopped, one guild with --members
+// members (each a user with a token) and one text channel, and writes the
+// tokens to a file, the owner's first.
+//
+// gateway and centrifugo measure WebSocket fan-out. They start --procs
+// copies of this binary as workers (hidden subcommand gateway-worker; one
+// process may hold at most 20,000 open files here), which open --conns
+// connections between them at --ramp per second and per process, from
+// source addresses rotating over --src. Accord clients identify with
+// GUILDS|GUILD_MESSAGES|MESSAGE_CONTENT and heartbeat as told by HELLO;
+// Centrifugo clients connect anonymously, subscribe to one channel and
+// answer pings. With every connection idle for --idle, the server's
+// memory (VmRSS of --server-pid, and heap and stacks from /metrics) is
+// compared with a baseline taken before connecting: memory per idle
+// connection. Then --rate messages a second for --duration carry their
+// send time (unix nanos); each worker records receive − send for every
+// delivery, and the coordinator reports p50/p90/p99/max, deliveries/s and
+// missing deliveries (messages × connections, minus what arrived), with
+// the CPU split between server, load generator and the rest of the
+// machine. Accord's messages are posted over REST by the first token's
+// user; Centrifugo's through its HTTP API (centrifugo-config writes a
+// matching configuration).
 //
 // Against a loopback URL every client dials from its own 127.0.0.x source
 // address, so tens of thousands of connections do not exhaust one
@@ -55,6 +82,20 @@ func main() {
 		err = runSeed(os.Args[2:])
 	case "history":
 		err = runHistory(os.Args[2:])
+	case "seed-guild":
+		err = runSeedGuild(os.Args[2:])
+	case "gateway":
+		err = runGateway(os.Args[2:])
+	case "centrifugo":
+		err = runCentrifugo(os.Args[2:])
+	case "centrifugo-config":
+		err = runCentrifugoConfig(os.Args[2:])
+	case "fanout-table":
+		err = runFanoutTable(os.Args[2:])
+	case "serve-pprof":
+		err = runServePprof(os.Args[2:])
+	case "gateway-worker": // started by gateway and centrifugo, not by hand
+		err = runGatewayWorker(os.Args[2:])
 	case "help", "-h", "--help":
 		usage()
 		return
@@ -76,6 +117,12 @@ func usage() {
   accord-bench rest    --url URL [--clients 64] [--duration 20s] [--channels 64] [--verify 1000]
   accord-bench seed    --data DIR [--messages 1000000] [--channels 1000] [--span 2160h]
   accord-bench history --url URL --token T --channels-file F [--clients 16] [--duration 15s]
+  accord-bench seed-guild --data DIR [--members 15000] [--out tokens.txt]
+  accord-bench gateway --url URL --tokens F --server-pid PID [--conns 10000] [--procs 4] [--rate 5/s] [--duration 30s]
+  accord-bench centrifugo-config --out F [--listen 127.0.0.1:8001] [--api-key K]
+  accord-bench centrifugo --url URL --api-key K --server-pid PID [--conns 10000] [--procs 4] [--rate 5/s] [--frame-bytes N]
+  accord-bench fanout-table --accord-mem F --centrifugo-mem F --accord-lat F --centrifugo-lat F
+  accord-bench serve-pprof --pprof ADDR -- ACCORD-FLAGS   (an accord node in-process, with pprof)
 run "accord-bench SUBCOMMAND -h" for every flag
 `)
 }

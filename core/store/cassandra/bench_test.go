@@ -80,3 +80,16 @@ func BenchmarkCassandraBefore50(b *testing.B) {
 	b.ResetTimer()
 	storetest.BenchBefore50(b, s, chans, *benchPerChannel)
 }
+
+// BenchmarkCassandraStores is the store comparison of
+// deploy/bench/stores.sh, the same steps as the pebblestore package's
+// BenchmarkStores: populate ACCORD_BENCH_MESSAGES messages over
+// ACCORD_BENCH_CHANNELS channels and 150 days (single-partition batches,
+// ACCORD_BENCH_COMMITTERS committers), then CommitMessage (one message per
+// Commit at LOCAL_QUORUM), Latest50 and DeepHistory (before-pages 10
+// buckets back).
+func BenchmarkCassandraStores(b *testing.B) {
+	sc := storetest.BenchScaleFromEnv(b)
+	s := benchStore(b)
+	storetest.BenchStores(b, s, sc)
+}

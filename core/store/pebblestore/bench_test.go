@@ -35,3 +35,16 @@ func BenchmarkBefore50(b *testing.B) {
 	chans := storetest.PopulateMessages(b, s, *benchChannels, *benchPerChannel)
 	storetest.BenchBefore50(b, s, chans, *benchPerChannel)
 }
+
+// BenchmarkStores is the store comparison of deploy/bench/stores.sh, the
+// same steps as the cassandra package's BenchmarkCassandraStores on a
+// synced store: populate ACCORD_BENCH_MESSAGES messages over
+// ACCORD_BENCH_CHANNELS channels and 150 days (batches of one bucket,
+// ACCORD_BENCH_COMMITTERS committers), then CommitMessage (one message per
+// Commit), Latest50 and DeepHistory (before-pages 10 buckets back).
+func BenchmarkStores(b *testing.B) {
+	sc := storetest.BenchScaleFromEnv(b)
+	s := openTemp(b, false)
+	defer s.Close()
+	storetest.BenchStores(b, s, sc)
+}
