@@ -11,6 +11,8 @@
 //	accord-bench gateway --url http://127.0.0.1:8080 --tokens tokens.txt --conns 15000 --procs 4 --rate 5/s --duration 30s --server-pid PID
 //	accord-bench centrifugo-config --out centrifugo.json --listen 127.0.0.1:8001 --api-key K
 //	accord-bench centrifugo --url http://127.0.0.1:8001 --api-key K --conns 15000 --procs 4 --rate 5/s --server-pid PID
+//	accord-bench fanout-table --accord-mem F[,F…] --centrifugo-mem F --accord-lat F --centrifugo-lat F
+//	accord-bench serve-pprof --pprof 127.0.0.1:6060 -- ACCORD-FLAGS
 //
 // rest registers one user per client (joined to a fresh guild through an
 // invite), then every client posts messages in a loop over its own
@@ -44,12 +46,17 @@
 // compared with a baseline taken before connecting: memory per idle
 // connection. Then --rate messages a second for --duration carry their
 // send time (unix nanos); each worker records receive − send for every
-// delivery, and the coordinator reports p50/p90/p99/max, deliveries/s and
-// missing deliveries (messages × connections, minus what arrived), with
-// the CPU split between server, load generator and the rest of the
-// machine. Accord's messages are posted over REST by the first token's
-// user; Centrifugo's through its HTTP API (centrifugo-config writes a
-// matching configuration).
+// delivery, and the coordinator reports p50/p90/p99/max, deliveries/s,
+// missing deliveries (per acknowledged message, the connections it did
+// not reach), duplicates and the CPU split between server, load generator
+// and the rest of the machine. Accord's messages are posted over REST by
+// the first token's user; Centrifugo's through its HTTP API
+// (centrifugo-config writes a matching configuration). --json FILE keeps
+// the results; fanout-table prints the comparison of several such files
+// (median and range). deploy/bench/gateway-vs-centrifugo.sh runs it all.
+//
+// serve-pprof runs an Accord node in this process with net/http/pprof, for
+// heap and CPU profiles of the gateway (the accord binary has none).
 //
 // Against a loopback URL every client dials from its own 127.0.0.x source
 // address, so tens of thousands of connections do not exhaust one
