@@ -116,11 +116,7 @@ func (s *Server) channelInvites(r *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]*discord.Invite, 0, len(invs))
-	for _, inv := range invs {
-		out = append(out, s.invite(inv, true))
-	}
-	return out, nil
+	return s.inviteList(invs), nil
 }
 
 func (s *Server) createInvite(r *request) (any, error) {

@@ -256,12 +256,6 @@ func (s *Server) channelPositions(r *request) (any, error) {
 	return noContent{}, nil
 }
 
-// listMembers pages through members in user ID order (Discord's
-
-// "list guild members": limit 1–1000, default 1; after).
-
-// searchMembers matches a username or nickname prefix.
-
 func (s *Server) guildInvites(r *request) (any, error) {
 	gid, err := s.guildID(r)
 	if err != nil {
@@ -271,9 +265,5 @@ func (s *Server) guildInvites(r *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]*discord.Invite, 0, len(invs))
-	for _, inv := range invs {
-		out = append(out, s.invite(inv, true))
-	}
-	return out, nil
+	return s.inviteList(invs), nil
 }

@@ -11,6 +11,8 @@ import (
 	"github.com/accord-chat/accord/edge/perm"
 )
 
+// listMembers pages through members in user ID order (Discord's "list
+// guild members": limit 1–1000, default 1; after).
 func (s *Server) listMembers(r *request) (any, error) {
 	gid, err := s.guildID(r)
 	if err != nil {
@@ -43,6 +45,7 @@ func (s *Server) listMembers(r *request) (any, error) {
 	return out, nil
 }
 
+// searchMembers matches a username or nickname prefix.
 func (s *Server) searchMembers(r *request) (any, error) {
 	gid, err := s.guildID(r)
 	if err != nil {

@@ -171,3 +171,13 @@ func (s *Server) invite(inv *model.Invite, withMeta bool) *discord.Invite {
 	}
 	return out
 }
+
+// inviteList renders invites with their metadata, for those who manage
+// them.
+func (s *Server) inviteList(invs []*model.Invite) []*discord.Invite {
+	out := make([]*discord.Invite, 0, len(invs))
+	for _, inv := range invs {
+		out = append(out, s.invite(inv, true))
+	}
+	return out
+}
