@@ -105,7 +105,6 @@ func (s *Server) deleteGuild(r *request) (any, error) {
 }
 
 // guildChannels lists the channels the caller can see.
-
 func (s *Server) guildChannels(r *request) (any, error) {
 	gid, err := s.guildID(r)
 	if err != nil {
@@ -217,9 +216,7 @@ func decodePositions(r *request) ([]guild.Position, error) {
 }
 
 // unwrapItems takes decodePositions' wrapper out of a 50035 errors tree:
-
 // the body is the array itself, so its errors belong at the root.
-
 func unwrapItems(err error) error {
 	var de *discord.Error
 	if !errors.As(err, &de) {
