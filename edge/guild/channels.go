@@ -260,16 +260,10 @@ func (e *Engine) CreateChannel(ctx context.Context, actor, guildID ID, cp Channe
 		}
 		if cp.Type == model.ChannelGuildVoice {
 			c.Bitrate = 64000
-			if cp.Bitrate != nil {
-				c.Bitrate = *cp.Bitrate
-			}
-			if cp.UserLimit != nil {
-				c.UserLimit = *cp.UserLimit
-			}
+			setIf(&c.Bitrate, cp.Bitrate)
+			setIf(&c.UserLimit, cp.UserLimit)
 		}
-		if cp.RateLimitPerUser != nil {
-			c.RateLimitPerUser = *cp.RateLimitPerUser
-		}
+		setIf(&c.RateLimitPerUser, cp.RateLimitPerUser)
 		out = c
 		p := &plan{}
 		p.op(store.Op{Kind: store.OpPutChannel, GuildID: guildID, Channel: c})
@@ -296,24 +290,12 @@ func (e *Engine) ModifyChannel(ctx context.Context, actor, channelID ID, patch C
 		if patch.Name != nil {
 			nc.Name = normalizeName(nc.Type, *patch.Name)
 		}
-		if patch.Topic != nil {
-			nc.Topic = *patch.Topic
-		}
-		if patch.Position != nil {
-			nc.Position = *patch.Position
-		}
-		if patch.NSFW != nil {
-			nc.NSFW = *patch.NSFW
-		}
-		if patch.Bitrate != nil {
-			nc.Bitrate = *patch.Bitrate
-		}
-		if patch.UserLimit != nil {
-			nc.UserLimit = *patch.UserLimit
-		}
-		if patch.RateLimitPerUser != nil {
-			nc.RateLimitPerUser = *patch.RateLimitPerUser
-		}
+		setIf(&nc.Topic, patch.Topic)
+		setIf(&nc.Position, patch.Position)
+		setIf(&nc.NSFW, patch.NSFW)
+		setIf(&nc.Bitrate, patch.Bitrate)
+		setIf(&nc.UserLimit, patch.UserLimit)
+		setIf(&nc.RateLimitPerUser, patch.RateLimitPerUser)
 		if patch.ParentID != nil {
 			if pid := *patch.ParentID; pid != 0 {
 				if par := s.Channels[pid]; par == nil || par.Type != model.ChannelGuildCategory || nc.Type == model.ChannelGuildCategory {
@@ -415,9 +397,7 @@ func (e *Engine) ChannelPositions(ctx context.Context, actor, guildID ID, moves 
 				continue
 			}
 			nc := *c
-			if mv.Position != nil {
-				nc.Position = *mv.Position
-			}
+			setIf(&nc.Position, mv.Position)
 			if mv.ParentID != nil {
 				if pid := *mv.ParentID; pid != 0 {
 					if par := s.Channels[pid]; par == nil || par.Type != model.ChannelGuildCategory || nc.Type == model.ChannelGuildCategory {

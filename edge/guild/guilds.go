@@ -117,9 +117,7 @@ func (e *Engine) ModifyGuild(ctx context.Context, actor, guildID ID, patch Guild
 			validGuildName(&f, *patch.Name)
 			g.Name = strings.TrimSpace(*patch.Name)
 		}
-		if patch.Icon != nil {
-			g.Icon = *patch.Icon
-		}
+		setIf(&g.Icon, patch.Icon)
 		if patch.Description != nil {
 			if d := *patch.Description; d != nil && utf8.RuneCountInString(*d) > 120 {
 				f.Add("description", "BASE_TYPE_MAX_LENGTH", "Must be 120 or fewer in length.")
@@ -147,12 +145,8 @@ func (e *Engine) ModifyGuild(ctx context.Context, actor, guildID ID, patch Guild
 		}
 		checkChan("afk_channel_id", patch.AFKChannelID, model.ChannelGuildVoice)
 		checkChan("system_channel_id", patch.SystemChannelID, model.ChannelGuildText)
-		if patch.AFKChannelID != nil {
-			g.AFKChannelID = *patch.AFKChannelID
-		}
-		if patch.SystemChannelID != nil {
-			g.SystemChannelID = *patch.SystemChannelID
-		}
+		setIf(&g.AFKChannelID, patch.AFKChannelID)
+		setIf(&g.SystemChannelID, patch.SystemChannelID)
 		if v := patch.AFKTimeout; v != nil {
 			switch *v {
 			case 60, 300, 900, 1800, 3600:
@@ -174,9 +168,7 @@ func (e *Engine) ModifyGuild(ctx context.Context, actor, guildID ID, patch Guild
 		enum("verification_level", patch.VerificationLevel, 4, &g.VerificationLevel)
 		enum("default_message_notifications", patch.DefaultMessageNotifications, 1, &g.DefaultMessageNotifications)
 		enum("explicit_content_filter", patch.ExplicitContentFilter, 2, &g.ExplicitContentFilter)
-		if patch.PreferredLocale != nil {
-			g.PreferredLocale = *patch.PreferredLocale
-		}
+		setIf(&g.PreferredLocale, patch.PreferredLocale)
 		if err := f.Err(); err != nil {
 			return nil, err
 		}

@@ -42,18 +42,10 @@ func (rp *RolePatch) applyTo(f *discord.FormErrors, r *model.Role) {
 		}
 		r.Color = *rp.Color
 	}
-	if rp.Hoist != nil {
-		r.Hoist = *rp.Hoist
-	}
-	if rp.Mentionable != nil {
-		r.Mentionable = *rp.Mentionable
-	}
-	if rp.Icon != nil {
-		r.Icon = *rp.Icon
-	}
-	if rp.Emoji != nil {
-		r.UnicodeEmoji = *rp.Emoji
-	}
+	setIf(&r.Hoist, rp.Hoist)
+	setIf(&r.Mentionable, rp.Mentionable)
+	setIf(&r.Icon, rp.Icon)
+	setIf(&r.UnicodeEmoji, rp.Emoji)
 }
 
 // grantable checks Discord's rule that a member cannot give a role

@@ -152,3 +152,10 @@ func (s *State) HighestRolePosition(m *model.Member) int {
 	}
 	return top
 }
+
+// setIf copies an optional patch field over its target when it is set.
+func setIf[T any](dst *T, v *T) {
+	if v != nil {
+		*dst = *v
+	}
+}
