@@ -66,6 +66,12 @@ type Op struct {
 	// exists, so a backend need not read one (to maintain its pin index,
 	// say). The sequencer sets it only for IDs it has just generated.
 	New bool `json:"new,omitempty"`
+	// TS, when set, is the op's write time in microseconds, chosen by the
+	// shard leader that ordered it, so that every node that writes the op
+	// (a new leader writes again what the old one may have written) gives
+	// it the same time. Backends that resolve conflicts by write time
+	// (Cassandra) use it instead of their own clock.
+	TS int64 `json:"ts,omitempty"`
 
 	User        *model.User        `json:"user,omitempty"`
 	Credentials *model.Credentials `json:"cred,omitempty"`

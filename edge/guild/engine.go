@@ -42,6 +42,9 @@ type Config struct {
 	Now func() time.Time
 	// Publisher gets every event; none when nil.
 	Publisher Publisher
+	// Replicator, when set, makes the engine a replica of a region's
+	// Raft shards (see replica.go); nil commits straight to the store.
+	Replicator Replicator
 }
 
 // Engine is the sequencer of every guild on this node and the directory of
@@ -64,10 +67,15 @@ type Engine struct {
 	acct   accounts
 	nonces nonceCache
 	hot    hotCache
+
+	rep    Replicator
+	shmu   sync.Mutex
+	shards map[int]*shardPersist
 }
 
 // entry is one sequencer: a guild or a DM channel.
 type entry struct {
+	key   ID // shard key: the guild's ID, AccountKey for DMs
 	mu    sync.Mutex
 	state *State         // guilds
 	dm    *model.Channel // DMs
@@ -79,6 +87,11 @@ type entry struct {
 	nextSeq uint64 // next sequence to hand out (under mu)
 	pubSeq  uint64 // next sequence to publish (under pmu)
 	ready   map[uint64][]Event
+
+	// Replicated mode: entries proposed and not yet applied here, and a
+	// channel closed when that drops to zero.
+	inflight int
+	drained  chan struct{}
 }
 
 // New builds an Engine. Call Load before serving.
@@ -89,6 +102,8 @@ func New(cfg Config) *Engine {
 		log:    cfg.Logger,
 		now:    cfg.Now,
 		pub:    cfg.Publisher,
+		rep:    cfg.Replicator,
+		shards: map[int]*shardPersist{},
 		guilds: map[ID]*entry{},
 		dms:    map[ID]*entry{},
 
@@ -146,7 +161,7 @@ func (e *Engine) Load(ctx context.Context) error {
 		c.LastMessageID = last
 		e.ids.Observe(last)
 		e.ids.Observe(c.ID)
-		e.dms[c.ID] = &entry{dm: c}
+		e.dms[c.ID] = &entry{key: AccountKey, dm: c}
 		e.acct.putDM(c)
 		return nil
 	}); err != nil {
@@ -169,7 +184,7 @@ func (e *Engine) Load(ctx context.Context) error {
 		for _, r := range st.Roles {
 			e.ids.Observe(r.ID)
 		}
-		e.guilds[st.Guild.ID] = &entry{state: st}
+		e.guilds[st.Guild.ID] = &entry{key: st.Guild.ID, state: st}
 		for uid := range st.Members {
 			e.acct.join(uid, st.Guild.ID)
 		}
@@ -233,6 +248,9 @@ func (e *Engine) entry(guildID ID) *entry {
 // order the batch in the store, apply it to memory, release the lock, wait
 // for durability, publish in order.
 func (e *Engine) sequence(ctx context.Context, en *entry, fn func() (*plan, error)) error {
+	if e.replicated() {
+		return e.sequenceReplicated(ctx, en, fn)
+	}
 	en.mu.Lock()
 	p, err := fn()
 	if err != nil || p == nil || p.empty() {
@@ -364,6 +382,9 @@ func (e *Engine) applyOp(en *entry, op store.Op) {
 // commitGlobal commits a batch that belongs to no guild (accounts), under
 // the accounts lock.
 func (e *Engine) commitGlobal(ctx context.Context, p *plan) error {
+	if e.replicated() {
+		return e.proposeGlobal(p)
+	}
 	if err := e.st.Commit(ctx, &p.batch); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}

@@ -461,6 +461,22 @@ func (e *Engine) Messages(ctx context.Context, actor, channelID ID, q store.Mess
 	return msgs, cc, err
 }
 
+// mayFillHot reports whether a store read can seed the channel's ring.
+// Only where the store is known to hold everything applied: a single node,
+// or the leader of the channel's shard, which writes before it applies.
+// A follower's store may lag its applied log by the leader's write.
+func (e *Engine) mayFillHot(channelID ID) bool {
+	if e.rep == nil {
+		return true
+	}
+	key := e.ChannelGuild(channelID)
+	if key == 0 {
+		key = AccountKey
+	}
+	ok, _ := e.rep.Leader(e.rep.ShardOf(key))
+	return ok
+}
+
 // history reads a page, serving the latest page from the hot ring when it
 // can and filling the ring on a miss.
 func (e *Engine) history(ctx context.Context, channelID ID, q store.MessageQuery) ([]*model.Message, error) {
@@ -479,7 +495,9 @@ func (e *Engine) history(ctx context.Context, channelID ID, q store.MessageQuery
 	if err != nil {
 		return nil, err
 	}
-	e.hot.fill(channelID, version, all, len(all) < hotCap)
+	if e.mayFillHot(channelID) {
+		e.hot.fill(channelID, version, all, len(all) < hotCap)
+	}
 	if len(all) > limit {
 		all = all[:limit]
 	}

@@ -106,7 +106,11 @@ func (s *Store) Commit(ctx context.Context, b *store.Batch) error {
 	w := writer{s: s, ctx: ctx, invites: map[string]store.ID{}}
 	base := s.clock.reserve(len(b.Ops))
 	for i := range b.Ops {
-		if err := w.apply(&b.Ops[i], base+int64(i)); err != nil {
+		ts := base + int64(i)
+		if b.Ops[i].TS != 0 {
+			ts = b.Ops[i].TS
+		}
+		if err := w.apply(&b.Ops[i], ts); err != nil {
 			return fmt.Errorf("cassandra: op %d of %d (%s): %w", i, len(b.Ops), b.Ops[i].Kind, err)
 		}
 	}

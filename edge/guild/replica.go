@@ -1,0 +1,448 @@
+package guild
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/accord-chat/accord/core/model"
+	"github.com/accord-chat/accord/core/store"
+)
+
+// Replicator orders the engine's writes in a region's replicated logs
+// (raftstore's shards). With a Replicator the engine is a replica: the
+// shard leader evaluates commands and proposes their plans; every replica,
+// the leader included, changes its state only in ApplyCommitted, in log
+// order, and publishes the events to its own gateway sessions there.
+type Replicator interface {
+	// ShardOf maps a guild ID, or AccountKey, to its shard.
+	ShardOf(key ID) int
+	// Leader reports whether this node leads the shard and, when it does
+	// not, the leader's address ("" while there is none).
+	Leader(shard int) (isLeader bool, addr string)
+	// Propose appends data to the shard's log after everything this node
+	// proposed to it before. It must not block: it is called under a
+	// sequencer lock that the apply path also takes. wait returns once the
+	// entry is committed and applied on this node, or failed.
+	Propose(shard int, data []byte) (wait func() error)
+}
+
+// AccountKey is the shard key of everything that belongs to no guild:
+// users, credentials, tokens, applications, DM channels. Those share one
+// shard because their invariants (unique logins, one DM per pair) span
+// every account.
+const AccountKey ID = 0
+
+// NotLeaderError says the command must run on another node: the leader of
+// its shard. The REST layer forwards the request there.
+type NotLeaderError struct {
+	Shard  int
+	Leader string // address of the leader, "" while electing
+}
+
+func (e *NotLeaderError) Error() string {
+	if e.Leader == "" {
+		return fmt.Sprintf("shard %d has no leader", e.Shard)
+	}
+	return fmt.Sprintf("shard %d is led by %s", e.Shard, e.Leader)
+}
+
+// ErrNotLeader matches every *NotLeaderError with errors.Is.
+var ErrNotLeader = errors.New("not the shard leader")
+
+func (e *NotLeaderError) Is(target error) bool { return target == ErrNotLeader }
+
+// watermarkEvery bounds how often the leader records its persistence
+// watermark in the log: every this many entries or this long.
+const (
+	watermarkEntries = 256
+	watermarkPeriod  = 100 * time.Millisecond
+)
+
+// shardPersist is one shard's persistence state. pending (identical on
+// every replica, since it changes only in apply) holds the plans that were
+// committed after the last watermark: a new leader writes them again.
+// Store writes are idempotent puts and deletes, so writing twice is
+// invisible to clients.
+type shardPersist struct {
+	mu            sync.Mutex
+	pending       []pendingPlan
+	watermark     uint64 // last watermark applied
+	persisted     uint64 // highest index this node wrote (as leader)
+	proposedWM    uint64 // highest watermark this node proposed
+	lastProposeAt time.Time
+	applied       uint64
+	lastTS        int64 // newest op write time stamped or applied
+}
+
+type pendingPlan struct {
+	Index uint64     `json:"i"`
+	Ops   []store.Op `json:"ops"`
+}
+
+// Committed is a committed log entry, handed to ApplyCommitted by the
+// shard's state machine.
+type Committed struct {
+	Index uint64
+	Data  []byte
+}
+
+func (e *Engine) shardState(shard int) *shardPersist {
+	e.shmu.Lock()
+	defer e.shmu.Unlock()
+	sp := e.shards[shard]
+	if sp == nil {
+		sp = &shardPersist{}
+		e.shards[shard] = sp
+	}
+	return sp
+}
+
+// replicated reports whether writes go through a Replicator.
+func (e *Engine) replicated() bool { return e.rep != nil }
+
+// sequenceReplicated is sequence for a replica: evaluate under the
+// entry's lock on the shard leader, propose, and wait for the entry to be
+// applied here. Plans that only append new messages (or only carry
+// events, like TYPING_START) are pipelined: they do not depend on the
+// state the in-flight entries will produce. Any other plan waits until
+// the guild has nothing in flight and is evaluated again, so it never
+// plans against state that is about to change.
+func (e *Engine) sequenceReplicated(ctx context.Context, en *entry, fn func() (*plan, error)) error {
+	shard := e.rep.ShardOf(en.key)
+	for {
+		if ok, addr := e.rep.Leader(shard); !ok {
+			return &NotLeaderError{Shard: shard, Leader: addr}
+		}
+		en.mu.Lock()
+		p, err := fn()
+		if err != nil || p == nil || (p.empty() && len(p.events) == 0) {
+			en.mu.Unlock()
+			return err
+		}
+		if en.inflight > 0 && !p.appendOnly() {
+			if en.drained == nil {
+				en.drained = make(chan struct{})
+			}
+			ch := en.drained
+			en.mu.Unlock()
+			select {
+			case <-ch:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			continue
+		}
+		e.stamp(shard, p.batch.Ops)
+		le, err := newPlanEntry(p)
+		if err != nil {
+			en.mu.Unlock()
+			return err
+		}
+		data, err := encodeEntry(le)
+		if err != nil {
+			en.mu.Unlock()
+			return err
+		}
+		en.inflight++
+		wait := e.rep.Propose(shard, data)
+		en.mu.Unlock()
+		// Wait even if ctx ends: inflight must only drop once the entry
+		// is applied or known to have failed, and Raft resolves every
+		// future (commit, lost leadership or shutdown).
+		err = wait()
+		en.mu.Lock()
+		en.inflight--
+		if en.inflight == 0 && en.drained != nil {
+			close(en.drained)
+			en.drained = nil
+		}
+		en.mu.Unlock()
+		if err != nil {
+			return fmt.Errorf("replicate: %w", err)
+		}
+		return nil
+	}
+}
+
+// appendOnly reports whether the plan only creates messages (or only
+// carries events), so it commutes with other in-flight plans of its guild.
+func (p *plan) appendOnly() bool {
+	for _, op := range p.batch.Ops {
+		if op.Kind != store.OpPutMessage || !op.New {
+			return false
+		}
+	}
+	return true
+}
+
+// proposeGlobal replicates an account plan; the caller holds acct.wmu,
+// which serializes account writes.
+func (e *Engine) proposeGlobal(p *plan) error {
+	shard := e.rep.ShardOf(AccountKey)
+	if ok, addr := e.rep.Leader(shard); !ok {
+		return &NotLeaderError{Shard: shard, Leader: addr}
+	}
+	e.stamp(shard, p.batch.Ops)
+	le, err := newPlanEntry(p)
+	if err != nil {
+		return err
+	}
+	data, err := encodeEntry(le)
+	if err != nil {
+		return err
+	}
+	if err := e.rep.Propose(shard, data)(); err != nil {
+		return fmt.Errorf("replicate: %w", err)
+	}
+	return nil
+}
+
+// ApplyCommitted applies a shard's committed entries in log order: state,
+// indexes and hot rings change, the events go to the publisher, and the
+// shard leader writes the ops to the store. It is the only place a
+// replica's state changes. The leader writes before it applies: a read
+// that finds an entry's effect in memory then finds it in the store too,
+// which is what lets a history read fill a hot ring from the store.
+func (e *Engine) ApplyCommitted(shard int, entries []Committed) error {
+	sp := e.shardState(shard)
+	isLeader := false
+	if e.rep != nil {
+		isLeader, _ = e.rep.Leader(shard)
+	}
+	decoded := make([]*logEntry, len(entries))
+	var plans []pendingPlan
+	for i, c := range entries {
+		le, err := decodeEntry(c.Data)
+		if err != nil {
+			// Every replica fails the same way on the same entry; skip
+			// it rather than wedge the shard.
+			e.log.Error("skipping undecodable log entry", "shard", shard, "index", c.Index, "err", err)
+			continue
+		}
+		decoded[i] = le
+		if le.Kind == entryPlan && len(le.Ops) > 0 {
+			plans = append(plans, pendingPlan{Index: c.Index, Ops: le.Ops})
+		}
+	}
+	if len(plans) > 0 {
+		sp.mu.Lock()
+		sp.pending = append(sp.pending, plans...)
+		for _, pp := range plans {
+			for _, op := range pp.Ops {
+				sp.lastTS = max(sp.lastTS, op.TS)
+			}
+		}
+		sp.mu.Unlock()
+		if isLeader {
+			e.persist(shard, sp, plans)
+		}
+	}
+	for i, le := range decoded {
+		if le == nil {
+			continue
+		}
+		switch le.Kind {
+		case entryWatermark:
+			sp.mu.Lock()
+			if le.Watermark > sp.watermark {
+				sp.watermark = le.Watermark
+				n := 0
+				for n < len(sp.pending) && sp.pending[n].Index <= le.Watermark {
+					n++
+				}
+				sp.pending = append([]pendingPlan(nil), sp.pending[n:]...)
+			}
+			sp.mu.Unlock()
+		case entryPlan:
+			e.applyOps(le.Ops)
+			evs, err := le.events()
+			if err != nil {
+				e.log.Error("log entry events", "shard", shard, "index", entries[i].Index, "err", err)
+			}
+			e.publish(evs)
+		}
+		sp.mu.Lock()
+		sp.applied = entries[i].Index
+		sp.mu.Unlock()
+	}
+	return nil
+}
+
+// stamp gives a plan's ops their write times: increasing within the
+// shard, across leaders too, since every replica tracks the newest stamp
+// it applied.
+func (e *Engine) stamp(shard int, ops []store.Op) {
+	if len(ops) == 0 {
+		return
+	}
+	sp := e.shardState(shard)
+	sp.mu.Lock()
+	base := max(time.Now().UnixMicro(), sp.lastTS+1)
+	sp.lastTS = base + int64(len(ops)) - 1
+	sp.mu.Unlock()
+	for i := range ops {
+		ops[i].TS = base + int64(i)
+	}
+}
+
+// persist writes plans to the store in log order and, now and then,
+// records the watermark in the log.
+func (e *Engine) persist(shard int, sp *shardPersist, plans []pendingPlan) {
+	sp.mu.Lock()
+	var b store.Batch
+	last := uint64(0)
+	for _, pp := range plans {
+		if pp.Index <= sp.persisted {
+			continue
+		}
+		b.Add(pp.Ops...)
+		last = pp.Index
+	}
+	sp.mu.Unlock()
+	if last == 0 {
+		return
+	}
+	// The plans are committed in the Raft log on a quorum already; a
+	// failed write leaves them pending for the next attempt (the next
+	// apply or leadership change), not lost.
+	if err := e.st.Commit(context.Background(), &b); err != nil {
+		e.log.Error("persist committed entries", "shard", shard, "through", last, "err", err)
+		return
+	}
+	sp.mu.Lock()
+	sp.persisted = last
+	due := last-sp.proposedWM >= watermarkEntries || time.Since(sp.lastProposeAt) >= watermarkPeriod
+	if due {
+		sp.proposedWM = last
+		sp.lastProposeAt = time.Now()
+	}
+	sp.mu.Unlock()
+	if due {
+		e.proposeWatermark(shard, last)
+	}
+}
+
+func (e *Engine) proposeWatermark(shard int, index uint64) {
+	data, err := encodeEntry(&logEntry{Kind: entryWatermark, Watermark: index})
+	if err != nil {
+		return
+	}
+	wait := e.rep.Propose(shard, data)
+	// Nobody waits for a watermark: losing one only means the next
+	// leader writes a few plans again.
+	go func() { _ = wait() }()
+}
+
+// LeadershipChanged is called when this node gains or loses a shard's
+// leadership. A new leader writes every plan past the last watermark:
+// the previous leader may have died before persisting them.
+func (e *Engine) LeadershipChanged(shard int, leader bool) {
+	if !leader || e.rep == nil {
+		return
+	}
+	sp := e.shardState(shard)
+	sp.mu.Lock()
+	plans := append([]pendingPlan(nil), sp.pending...)
+	sp.persisted = sp.watermark
+	sp.mu.Unlock()
+	e.log.Info("shard leadership gained", "shard", shard, "pending", len(plans))
+	if len(plans) > 0 {
+		e.persist(shard, sp, plans)
+	}
+}
+
+// applyOps applies one entry's ops under the lock of the sequencer entry
+// each op belongs to, creating entries for guilds and DMs this replica
+// has not seen yet.
+func (e *Engine) applyOps(ops []store.Op) {
+	var held *entry
+	for _, op := range ops {
+		en := e.opEntry(op)
+		if en != held {
+			if held != nil {
+				held.mu.Unlock()
+			}
+			if en != nil {
+				en.mu.Lock()
+			}
+			held = en
+		}
+		e.applyOp(en, op)
+		e.observeIDs(op)
+	}
+	if held != nil {
+		held.mu.Unlock()
+	}
+}
+
+// opEntry finds (or makes) the sequencer entry an op changes.
+func (e *Engine) opEntry(op store.Op) *entry {
+	switch op.Kind {
+	case store.OpPutUser, store.OpPutCredentials, store.OpPutToken, store.OpDeleteToken, store.OpPutApplication:
+		return nil
+	case store.OpPutGuild:
+		e.gmu.Lock()
+		defer e.gmu.Unlock()
+		en := e.guilds[op.Guild.ID]
+		if en == nil {
+			en = &entry{key: op.Guild.ID, state: newState()}
+			e.guilds[op.Guild.ID] = en
+		}
+		return en
+	case store.OpPutChannel:
+		if op.Channel.Type == model.ChannelDM {
+			e.gmu.Lock()
+			defer e.gmu.Unlock()
+			en := e.dms[op.Channel.ID]
+			if en == nil {
+				en = &entry{key: AccountKey, dm: op.Channel}
+				e.dms[op.Channel.ID] = en
+			}
+			return en
+		}
+	}
+	if op.GuildID != 0 {
+		return e.entry(op.GuildID)
+	}
+	ch := op.ChannelID
+	if op.Message != nil {
+		ch = op.Message.ChannelID
+	}
+	if ch != 0 {
+		if en, ok := e.locate(ch); ok {
+			return en
+		}
+	}
+	return nil
+}
+
+// observeIDs moves the ID generator past every ID a replica applies, so
+// that it never hands out an ID the previous leader used.
+func (e *Engine) observeIDs(op store.Op) {
+	e.ids.Observe(op.ID)
+	switch {
+	case op.Message != nil:
+		e.ids.Observe(op.Message.ID)
+	case op.Channel != nil:
+		e.ids.Observe(op.Channel.ID)
+	case op.Role != nil:
+		e.ids.Observe(op.Role.ID)
+	case op.Guild != nil:
+		e.ids.Observe(op.Guild.ID)
+	case op.User != nil:
+		e.ids.Observe(op.User.ID)
+	case op.Application != nil:
+		e.ids.Observe(op.Application.ID)
+	}
+}
+
+// Applied is the last index of the shard this replica applied.
+func (e *Engine) Applied(shard int) uint64 {
+	sp := e.shardState(shard)
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	return sp.applied
+}

@@ -1,0 +1,194 @@
+package guild
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+
+	"github.com/accord-chat/accord/core/model"
+	"github.com/accord-chat/accord/core/store"
+)
+
+// shardSnapshot is a shard's part of the engine's state at one log index:
+// its guilds' metadata, (for the account shard) users and DM channels,
+// the loaded hot rings of its channels and the plans not yet known to be
+// in the store. Credentials, tokens and applications are not here: they
+// are read from the store, and the ones the store may lack are in Pending.
+type shardSnapshot struct {
+	Shard     int                    `json:"shard"`
+	Applied   uint64                 `json:"applied"`
+	Guilds    []*store.GuildSnapshot `json:"guilds"`
+	Users     []*model.User          `json:"users,omitempty"`
+	DMs       []*model.Channel       `json:"dms,omitempty"`
+	Rings     []ringSnapshot         `json:"rings,omitempty"`
+	Pending   []pendingPlan          `json:"pending,omitempty"`
+	Watermark uint64                 `json:"watermark"`
+	LastTS    int64                  `json:"last_ts"`
+}
+
+type ringSnapshot struct {
+	ChannelID ID               `json:"c"`
+	Messages  []*model.Message `json:"m"`
+	Complete  bool             `json:"complete"`
+}
+
+// SnapshotShard captures the shard's state. It runs on the shard's apply
+// goroutine, so the state is at one index; it only copies maps (the
+// values are never changed in place), and the returned function encodes
+// them later, while applies go on.
+func (e *Engine) SnapshotShard(shard int) func(w io.Writer) error {
+	snap := &shardSnapshot{Shard: shard}
+	sp := e.shardState(shard)
+	sp.mu.Lock()
+	snap.Applied, snap.Watermark, snap.LastTS = sp.applied, sp.watermark, sp.lastTS
+	snap.Pending = append([]pendingPlan(nil), sp.pending...)
+	sp.mu.Unlock()
+
+	channels := map[ID]bool{}
+	e.gmu.RLock()
+	entries := make([]*entry, 0)
+	for gid, en := range e.guilds {
+		if e.rep.ShardOf(gid) == shard {
+			entries = append(entries, en)
+		}
+	}
+	var dms []*entry
+	if e.rep.ShardOf(AccountKey) == shard {
+		for _, en := range e.dms {
+			dms = append(dms, en)
+		}
+	}
+	e.gmu.RUnlock()
+	for _, en := range entries {
+		en.mu.Lock()
+		if s := en.state; s != nil && s.Guild != nil {
+			gs := &store.GuildSnapshot{Guild: s.Guild}
+			for _, c := range s.Channels {
+				gs.Channels = append(gs.Channels, c)
+				channels[c.ID] = true
+			}
+			for _, r := range s.Roles {
+				gs.Roles = append(gs.Roles, r)
+			}
+			for _, m := range s.Members {
+				gs.Members = append(gs.Members, m)
+			}
+			for _, b := range s.Bans {
+				gs.Bans = append(gs.Bans, b)
+			}
+			for _, i := range s.Invites {
+				gs.Invites = append(gs.Invites, i)
+			}
+			snap.Guilds = append(snap.Guilds, gs)
+		}
+		en.mu.Unlock()
+	}
+	for _, en := range dms {
+		en.mu.Lock()
+		snap.DMs = append(snap.DMs, en.dm)
+		channels[en.dm.ID] = true
+		en.mu.Unlock()
+	}
+	if len(dms) > 0 || e.rep.ShardOf(AccountKey) == shard {
+		e.acct.mu.RLock()
+		for _, u := range e.acct.users {
+			snap.Users = append(snap.Users, u)
+		}
+		e.acct.mu.RUnlock()
+	}
+	e.hot.mu.Lock()
+	for cid, r := range e.hot.ch {
+		if channels[cid] && r.loaded {
+			snap.Rings = append(snap.Rings, ringSnapshot{ChannelID: cid, Messages: r.msgs, Complete: r.complete})
+		}
+	}
+	e.hot.mu.Unlock()
+	return func(w io.Writer) error {
+		if err := json.NewEncoder(w).Encode(snap); err != nil {
+			return fmt.Errorf("encode shard %d snapshot: %w", shard, err)
+		}
+		return nil
+	}
+}
+
+// RestoreShard replaces the shard's state with a snapshot's. Raft calls it
+// before applying the entries that follow the snapshot, on start and when
+// a lagging replica is sent a snapshot.
+func (e *Engine) RestoreShard(shard int, r io.Reader) error {
+	var snap shardSnapshot
+	if err := json.NewDecoder(r).Decode(&snap); err != nil {
+		return fmt.Errorf("decode shard %d snapshot: %w", shard, err)
+	}
+	keep := map[ID]bool{}
+	for _, gs := range snap.Guilds {
+		keep[gs.Guild.ID] = true
+	}
+	// Drop this shard's guilds the snapshot does not have (deleted).
+	e.gmu.RLock()
+	var gone []*entry
+	for gid, en := range e.guilds {
+		if e.rep.ShardOf(gid) == shard && !keep[gid] {
+			gone = append(gone, en)
+		}
+	}
+	e.gmu.RUnlock()
+	for _, en := range gone {
+		en.mu.Lock()
+		if en.state != nil && en.state.Guild != nil {
+			e.applyOp(en, store.Op{Kind: store.OpDeleteGuild, GuildID: en.state.Guild.ID})
+		}
+		en.mu.Unlock()
+	}
+	for _, gs := range snap.Guilds {
+		st := FromSnapshot(gs)
+		e.gmu.Lock()
+		en := e.guilds[gs.Guild.ID]
+		if en == nil {
+			en = &entry{key: gs.Guild.ID}
+			e.guilds[gs.Guild.ID] = en
+		}
+		e.gmu.Unlock()
+		en.mu.Lock()
+		if old := en.state; old != nil {
+			for uid := range old.Members {
+				e.acct.leave(uid, gs.Guild.ID)
+			}
+			for cid := range old.Channels {
+				e.unindexChannel(cid)
+			}
+		}
+		en.state = st
+		for uid := range st.Members {
+			e.acct.join(uid, gs.Guild.ID)
+		}
+		for cid, c := range st.Channels {
+			e.indexChannel(cid, gs.Guild.ID)
+			e.ids.Observe(c.ID)
+			e.ids.Observe(c.LastMessageID)
+		}
+		en.mu.Unlock()
+		e.ids.Observe(gs.Guild.ID)
+	}
+	for _, u := range snap.Users {
+		e.acct.putUser(u)
+		e.ids.Observe(u.ID)
+	}
+	for _, c := range snap.DMs {
+		e.applyOps([]store.Op{{Kind: store.OpPutChannel, Channel: c}})
+	}
+	e.hot.mu.Lock()
+	for _, rs := range snap.Rings {
+		r := e.hot.ring(rs.ChannelID)
+		r.msgs, r.complete, r.loaded = rs.Messages, rs.Complete, true
+		r.version++
+	}
+	e.hot.mu.Unlock()
+	sp := e.shardState(shard)
+	sp.mu.Lock()
+	sp.applied, sp.watermark, sp.lastTS = snap.Applied, snap.Watermark, snap.LastTS
+	sp.pending = snap.Pending
+	sp.persisted = snap.Watermark
+	sp.mu.Unlock()
+	e.log.Info("shard restored from snapshot", "shard", shard, "index", snap.Applied, "guilds", len(snap.Guilds), "pending", len(snap.Pending))
+	return nil
+}

@@ -1,0 +1,475 @@
+package replica
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/accord-chat/accord/core/snowflake"
+	"github.com/accord-chat/accord/core/store"
+	"github.com/accord-chat/accord/core/store/pebblestore"
+	"github.com/accord-chat/accord/edge/auth"
+	"github.com/accord-chat/accord/edge/guild"
+)
+
+func init() { auth.BcryptCost = bcrypt.MinCost }
+
+// events records what one replica published, in order.
+type events struct {
+	mu  sync.Mutex
+	evs []guild.Event
+}
+
+func (p *events) Publish(evs []guild.Event) {
+	p.mu.Lock()
+	p.evs = append(p.evs, evs...)
+	p.mu.Unlock()
+}
+
+// messageIDs lists the MESSAGE_CREATEs seen, in order.
+func (p *events) messageIDs() []guild.ID {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []guild.ID
+	for _, ev := range p.evs {
+		if ev.Type == "MESSAGE_CREATE" {
+			out = append(out, ev.Data.(*guild.MessageEvent).Message.ID)
+		}
+	}
+	return out
+}
+
+// member is one replica of an in-memory cluster: an engine with its own
+// Raft groups on raft's in-memory transport. The replicas share one store,
+// as the nodes of a region share the core's Cassandra.
+type member struct {
+	id     raft.ServerID
+	eng    *guild.Engine
+	rep    *Replica
+	pub    *events
+	rafts  []*raft.Raft
+	trans  []*raft.InmemTransport
+	logs   []*raft.InmemStore
+	snaps  []*raft.InmemSnapshotStore
+	closed atomic.Bool
+}
+
+func (m *member) Shards() int               { return len(m.rafts) }
+func (m *member) Raft(shard int) *raft.Raft { return m.rafts[shard] }
+
+func (m *member) shutdown() {
+	if m.closed.Swap(true) {
+		return
+	}
+	m.rep.Close()
+	for _, r := range m.rafts {
+		_ = r.Shutdown().Error()
+	}
+}
+
+type cluster struct {
+	t       *testing.T
+	shards  int
+	st      store.Store
+	members []*member
+}
+
+func raftConfig(id raft.ServerID) *raft.Config {
+	c := raft.DefaultConfig()
+	c.LocalID = id
+	c.HeartbeatTimeout = 100 * time.Millisecond
+	c.ElectionTimeout = 100 * time.Millisecond
+	c.LeaderLeaseTimeout = 50 * time.Millisecond
+	c.CommitTimeout = 5 * time.Millisecond
+	c.SnapshotThreshold = 64
+	c.TrailingLogs = 16
+	c.Logger = hclog.NewNullLogger()
+	return c
+}
+
+func newCluster(t *testing.T, n, shards int) *cluster {
+	t.Helper()
+	st, err := pebblestore.Open(pebblestore.Options{Dir: t.TempDir(), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &cluster{t: t, shards: shards, st: st}
+	for i := 0; i < n; i++ {
+		c.members = append(c.members, c.newMember(i))
+	}
+	for s := 0; s < shards; s++ {
+		var cfg raft.Configuration
+		for _, m := range c.members {
+			cfg.Servers = append(cfg.Servers, raft.Server{ID: m.id, Address: m.trans[s].LocalAddr()})
+		}
+		for _, m := range c.members {
+			if err := m.rafts[s].BootstrapCluster(cfg).Error(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	t.Cleanup(func() {
+		for _, m := range c.members {
+			m.shutdown()
+		}
+		st.Close()
+	})
+	return c
+}
+
+// newMember builds a replica whose transports are connected to every
+// existing member's.
+func (c *cluster) newMember(i int) *member {
+	t := c.t
+	m := &member{id: raft.ServerID(fmt.Sprintf("n%d", i)), pub: &events{}}
+	m.rep = New(c.shards, slog.New(slog.DiscardHandler))
+	m.eng = guild.New(guild.Config{Store: c.st, IDs: snowflake.NewGenerator(uint8(i), 0), Logger: slog.New(slog.DiscardHandler),
+		Publisher: m.pub, Replicator: m.rep})
+	m.rep.SetEngine(m.eng)
+	for s := 0; s < c.shards; s++ {
+		addr, tr := raft.NewInmemTransport(raft.ServerAddress(fmt.Sprintf("n%d-s%d", i, s)))
+		for _, o := range c.members {
+			tr.Connect(o.trans[s].LocalAddr(), o.trans[s])
+			o.trans[s].Connect(addr, tr)
+		}
+		logs := raft.NewInmemStore()
+		snaps := raft.NewInmemSnapshotStore()
+		r, err := raft.NewRaft(raftConfig(m.id), m.rep.FSM(s), logs, logs, snaps, tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.rafts, m.trans, m.logs, m.snaps = append(m.rafts, r), append(m.trans, tr), append(m.logs, logs), append(m.snaps, snaps)
+	}
+	m.rep.Attach(m)
+	return m
+}
+
+func (c *cluster) live() []*member {
+	var out []*member
+	for _, m := range c.members {
+		if !m.closed.Load() {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// onLeader runs fn on the member that leads the command's shard, as the
+// REST layer's forwarding would, retrying through elections.
+func (c *cluster) onLeader(fn func(e *guild.Engine) error) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var err error
+		for _, m := range c.live() {
+			err = fn(m.eng)
+			if !errors.Is(err, guild.ErrNotLeader) && !errors.Is(err, raft.ErrLeadershipLost) && !errors.Is(err, raft.ErrNotLeader) {
+				return err
+			}
+		}
+		if time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// waitConverged waits until every live replica has published every
+// acknowledged message.
+func (c *cluster) waitConverged(acked map[guild.ID]bool) {
+	c.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ok := true
+		for _, m := range c.live() {
+			seen := map[guild.ID]bool{}
+			for _, id := range m.pub.messageIDs() {
+				seen[id] = true
+			}
+			for id := range acked {
+				if !seen[id] {
+					ok = false
+				}
+			}
+		}
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			for _, m := range c.live() {
+				c.t.Logf("%s saw %d messages, %d acknowledged", m.id, len(m.pub.messageIDs()), len(acked))
+			}
+			c.t.Fatal("replicas did not converge")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// setup registers a user and makes a guild; it returns the user and the
+// guild's text channel.
+func (c *cluster) setup(ctx context.Context) (guild.ID, guild.ID, guild.ID) {
+	c.t.Helper()
+	var uid guild.ID
+	if err := c.onLeader(func(e *guild.Engine) error {
+		u, _, err := e.Register(ctx, "alice", "correct horse battery")
+		if err == nil {
+			uid = u.ID
+		}
+		return err
+	}); err != nil {
+		c.t.Fatal(err)
+	}
+	// Another node may lead the guild's shard; it must have applied the
+	// account shard's entry first (REST requests wait for that, see
+	// edge/node's forwarding).
+	for _, m := range c.live() {
+		for m.eng.User(uid) == nil {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	var gid guild.ID
+	if err := c.onLeader(func(e *guild.Engine) error {
+		var err error
+		gid, err = e.CreateGuild(ctx, uid, "raft", nil)
+		return err
+	}); err != nil {
+		c.t.Fatal(err)
+	}
+	var ch guild.ID
+	deadline := time.Now().Add(5 * time.Second)
+	for ch == 0 {
+		for _, m := range c.live() {
+			_ = m.eng.View(gid, func(s *guild.State) error {
+				for _, cc := range s.SortedChannels() {
+					if cc.Type == 0 {
+						ch = cc.ID
+					}
+				}
+				return nil
+			})
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatal("guild never appeared")
+		}
+	}
+	for _, m := range c.live() {
+		for m.eng.ChannelGuild(ch) != gid {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	return uid, gid, ch
+}
+
+func TestReplicasApplyTheSameOrder(t *testing.T) {
+	c := newCluster(t, 3, 4)
+	ctx := context.Background()
+	uid, _, ch := c.setup(ctx)
+
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	acked := map[guild.ID]bool{}
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 50; i++ {
+				var id guild.ID
+				err := c.onLeader(func(e *guild.Engine) error {
+					ev, err := e.CreateMessage(ctx, uid, ch, guild.MessageParams{Content: fmt.Sprintf("m%d", i)})
+					if err == nil {
+						id = ev.Message.ID
+					}
+					return err
+				})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				acked[id] = true
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	c.waitConverged(acked)
+	checkSameOrder(t, c, acked)
+}
+
+// checkSameOrder: every live replica published every acknowledged message
+// exactly once, all in one order, and the store holds them all.
+func checkSameOrder(t *testing.T, c *cluster, acked map[guild.ID]bool) {
+	t.Helper()
+	var ref []guild.ID
+	for i, m := range c.live() {
+		ids := m.pub.messageIDs()
+		seen := map[guild.ID]int{}
+		for _, id := range ids {
+			seen[id]++
+		}
+		for id := range acked {
+			if seen[id] != 1 {
+				t.Fatalf("%s published acknowledged message %d %d times", m.id, id, seen[id])
+			}
+		}
+		if i == 0 {
+			ref = ids
+			continue
+		}
+		// A replica that joined late (or restarted) has a suffix; compare
+		// over the common tail.
+		a, b := ref, ids
+		if len(a) > len(b) {
+			a = a[len(a)-len(b):]
+		} else {
+			b = b[len(b)-len(a):]
+		}
+		for k := range a {
+			if a[k] != b[k] {
+				t.Fatalf("%s order differs at %d: %d vs %d", m.id, k, a[k], b[k])
+			}
+		}
+	}
+}
+
+func TestLeaderFailureLosesNothingAcknowledged(t *testing.T) {
+	c := newCluster(t, 3, 2)
+	ctx := context.Background()
+	uid, gid, ch := c.setup(ctx)
+	shard := c.members[0].rep.ShardOf(gid)
+
+	var mu sync.Mutex
+	acked := map[guild.ID]bool{}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := 0; w < 3; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				var id guild.ID
+				err := c.onLeader(func(e *guild.Engine) error {
+					ev, err := e.CreateMessage(ctx, uid, ch, guild.MessageParams{Content: fmt.Sprintf("m%d", i)})
+					if err == nil {
+						id = ev.Message.ID
+					}
+					return err
+				})
+				if err == nil {
+					mu.Lock()
+					acked[id] = true
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	time.Sleep(300 * time.Millisecond)
+	var leader *member
+	for _, m := range c.members {
+		if m.rafts[shard].State() == raft.Leader {
+			leader = m
+		}
+	}
+	if leader == nil {
+		t.Fatal("no leader")
+	}
+	leader.shutdown()
+	time.Sleep(700 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+
+	mu.Lock()
+	n := len(acked)
+	mu.Unlock()
+	if n < 20 {
+		t.Fatalf("only %d messages acknowledged", n)
+	}
+	// The survivors must agree and have every acknowledged message.
+	c.waitConverged(acked)
+	checkSameOrder(t, c, acked)
+	// The new leader persisted what the old one may not have.
+	deadline := time.Now().Add(5 * time.Second)
+	for id := range acked {
+		for {
+			_, err := c.st.GetMessage(ctx, ch, id)
+			if err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("acknowledged message %d not in the store: %v", id, err)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+}
+
+func TestSnapshotCatchUp(t *testing.T) {
+	c := newCluster(t, 3, 1)
+	ctx := context.Background()
+	uid, gid, ch := c.setup(ctx)
+	for i := 0; i < 150; i++ {
+		if err := c.onLeader(func(e *guild.Engine) error {
+			_, err := e.CreateMessage(ctx, uid, ch, guild.MessageParams{Content: fmt.Sprintf("m%d", i)})
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Compact the leader's log, then add a member that must be sent the
+	// snapshot: the log no longer reaches back to the guild's creation.
+	var leader *member
+	for _, m := range c.members {
+		if m.rafts[0].State() == raft.Leader {
+			leader = m
+		}
+	}
+	if err := leader.rafts[0].Snapshot().Error(); err != nil {
+		t.Fatal(err)
+	}
+	first, _ := leader.logs[0].FirstIndex()
+	if first <= 1 {
+		t.Fatalf("log not compacted: first index %d", first)
+	}
+	nm := c.newMember(len(c.members))
+	c.members = append(c.members, nm)
+	if err := leader.rafts[0].AddVoter(nm.id, nm.trans[0].LocalAddr(), 0, 0).Error(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.onLeader(func(e *guild.Engine) error {
+		_, err := e.CreateMessage(ctx, uid, ch, guild.MessageParams{Content: "after join"})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for nm.eng.Applied(0) < leader.eng.Applied(0) {
+		if time.Now().After(deadline) {
+			t.Fatalf("new member applied %d, leader %d", nm.eng.Applied(0), leader.eng.Applied(0))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// The restored state knows the guild, its channel and its member, and
+	// the hot ring serves the latest page as the leader's does.
+	if !nm.eng.InGuild(uid, gid) {
+		t.Fatal("restored replica lost the membership")
+	}
+	if nm.eng.ChannelGuild(ch) != gid {
+		t.Fatal("restored replica lost the channel")
+	}
+	if ids := nm.pub.messageIDs(); len(ids) != 1 {
+		t.Fatalf("new member published %d messages, want only the one after it joined", len(ids))
+	}
+}
