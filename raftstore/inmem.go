@@ -1,0 +1,125 @@
+package raftstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+)
+
+// InmemNetwork joins Nodes inside one process, for tests of this package
+// and of FSMs: Raft runs on raft.InmemTransport with raft.InmemStore and
+// an in-memory snapshot store, admin and Dial/Listen streams on net.Pipe.
+// Everything above the transport — Apply, WaitApplied, membership with its
+// forwarding, snapshots — is the code that runs over sockets.
+type InmemNetwork struct {
+	mu    sync.Mutex
+	nodes map[string]*inmemNode
+	seq   int
+}
+
+// NewInmemNetwork returns an empty network.
+func NewInmemNetwork() *InmemNetwork { return &InmemNetwork{nodes: map[string]*inmemNode{}} }
+
+// New starts a Node on the network. cfg.BindAddr names the node (one is
+// made up when empty) and must be unique among open nodes; DataDir, TLS
+// and AdvertiseAddr are ignored, and state lives until Close.
+func (nw *InmemNetwork) New(cfg Config) (*Node, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	nw.mu.Lock()
+	if cfg.BindAddr == "" {
+		nw.seq++
+		cfg.BindAddr = fmt.Sprintf("inmem-%d", nw.seq)
+	}
+	if nw.nodes[cfg.BindAddr] != nil {
+		nw.mu.Unlock()
+		return nil, fmt.Errorf("raftstore: inmem address %s in use", cfg.BindAddr)
+	}
+	in := &inmemNode{nw: nw, address: cfg.BindAddr}
+	nw.nodes[in.address] = in // reserved; reachable once serve sets mux
+	nw.mu.Unlock()
+	n, err := newNode(cfg, in)
+	if err != nil {
+		in.close()
+		return nil, err
+	}
+	return n, nil
+}
+
+type inmemNode struct {
+	nw      *InmemNetwork
+	address string
+	trans   []*raft.InmemTransport // per shard; guarded by nw.mu
+	mux     *mux                   // nil until serve; guarded by nw.mu
+}
+
+func (in *inmemNode) addr() string { return in.address }
+
+func (in *inmemNode) openShard(_ Config, shard int, _ *mux, _ hclog.Logger) (shardIO, error) {
+	_, t := raft.NewInmemTransport(raft.ServerAddress(in.address))
+	store := raft.NewInmemStore()
+	in.nw.mu.Lock()
+	defer in.nw.mu.Unlock()
+	if len(in.trans) != shard {
+		return shardIO{}, errors.New("raftstore: inmem shards opened out of order")
+	}
+	in.trans = append(in.trans, t)
+	return shardIO{logs: store, stable: store, snaps: raft.NewInmemSnapshotStore(), trans: t,
+		close: func() error { return nil }}, nil
+}
+
+// serve connects every shard's transport with the same shard's transport
+// on every other node, both ways.
+func (in *inmemNode) serve(m *mux) {
+	in.nw.mu.Lock()
+	defer in.nw.mu.Unlock()
+	in.mux = m
+	for _, o := range in.nw.nodes {
+		if o == in || o.mux == nil {
+			continue
+		}
+		for s := range min(len(in.trans), len(o.trans)) {
+			in.trans[s].Connect(raft.ServerAddress(o.address), o.trans[s])
+			o.trans[s].Connect(raft.ServerAddress(in.address), in.trans[s])
+		}
+	}
+}
+
+func (in *inmemNode) dial(ctx context.Context, addr string) (net.Conn, error) {
+	in.nw.mu.Lock()
+	o := in.nw.nodes[addr]
+	in.nw.mu.Unlock()
+	if o == nil || o.mux == nil {
+		return nil, fmt.Errorf("inmem %s: connection refused", addr)
+	}
+	client, server := net.Pipe()
+	if !o.mux.goFunc(func() { o.mux.serveConn(server) }) {
+		client.Close()
+		server.Close()
+		return nil, fmt.Errorf("inmem %s: connection refused", addr)
+	}
+	return client, nil
+}
+
+// close takes the node off the network: peers' transports forget it, as
+// if its host had gone away.
+func (in *inmemNode) close() {
+	in.nw.mu.Lock()
+	defer in.nw.mu.Unlock()
+	if in.nw.nodes[in.address] == in {
+		delete(in.nw.nodes, in.address)
+	}
+	for _, o := range in.nw.nodes {
+		for s := range min(len(in.trans), len(o.trans)) {
+			o.trans[s].Disconnect(raft.ServerAddress(in.address))
+			in.trans[s].Disconnect(raft.ServerAddress(o.address))
+		}
+	}
+}
