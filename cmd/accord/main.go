@@ -2,6 +2,11 @@
 // one process on the embedded defaults.
 //
 //	accord [flags]                     serve (REST, gateway, web client)
+//	accord edge --region R --node-id N --raft-addr ADDR [--join ADDR,...] [flags]
+//	                                   serve as one edge node of a region
+//	accord certs --dir DIR NAME...     write a region's development CA and node certificates
+//	accord region members|add|remove --via ADDR ...
+//	                                   change a running region's membership
 //	accord bot create --name N [flags] create a bot application, print its token
 //	accord migrate [flags]             apply the store's schema migrations (Cassandra)
 //	accord version
@@ -33,8 +38,12 @@ func main() {
 func run(args []string) error {
 	if len(args) > 0 {
 		switch args[0] {
-		case "serve":
+		case "serve", "edge":
 			return serve(args[1:])
+		case "certs":
+			return certs(args[1:])
+		case "region":
+			return region(args[1:])
 		case "bot":
 			return bot(args[1:])
 		case "migrate":
@@ -43,7 +52,7 @@ func run(args []string) error {
 			fmt.Println("accord", version)
 			return nil
 		case "help", "-h", "--help":
-			fmt.Println("usage: accord [serve] [--listen ADDR] [--data DIR] [--config FILE] [--rate-limits on|off]\n       accord bot create --name NAME [--data DIR]\n       accord migrate --store cassandra --cassandra-hosts H --cassandra-dc DC\n       accord version")
+			fmt.Println("usage: accord [serve] [--listen ADDR] [--data DIR] [--config FILE] [--rate-limits on|off]\n       accord edge --region R --node-id N --raft-addr ADDR [--join ADDR,...] --tls-ca CA --tls-cert CERT --tls-key KEY [serve flags]\n       accord certs --dir DIR NAME...\n       accord region members|add|remove --via ADDR [--id ID] [--addr ADDR] --tls-ca CA --tls-cert CERT --tls-key KEY\n       accord bot create --name NAME [--data DIR]\n       accord migrate --store cassandra --cassandra-hosts H --cassandra-dc DC\n       accord version")
 			return nil
 		}
 	}

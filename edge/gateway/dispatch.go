@@ -70,16 +70,45 @@ func eventIntent(t string, dm bool) int {
 // sessions allowed to see them. The engine calls it in commit order per
 // guild, so each session sees a guild's events in order.
 func (s *Server) Publish(events []guild.Event) {
+	if len(events) == 0 {
+		return
+	}
+	if s.region != nil && events[0].Index != 0 {
+		s.publishLogged(events)
+		return
+	}
 	for i := range events {
-		s.publishOne(&events[i])
+		s.publishOne(&events[i], nil)
 	}
 }
 
-func (s *Server) publishOne(ev *guild.Event) {
+// recipients keeps only the session only, when set (rebuilding one
+// session's stream, region.go).
+func restrict(sessions []*session, only *session) []*session {
+	if only == nil {
+		return sessions
+	}
+	for _, sess := range sessions {
+		if sess == only {
+			return []*session{only}
+		}
+	}
+	return nil
+}
+
+// at marks a payload with the event's log position.
+func at(p *shared, ev *guild.Event) *shared {
+	if p != nil {
+		p.shard, p.idx = ev.Shard, ev.Index
+	}
+	return p
+}
+
+func (s *Server) publishOne(ev *guild.Event, only *session) {
 	switch {
 	case ev.Type == "GUILD_CREATE" && ev.UserIDs != nil:
 		for _, uid := range ev.UserIDs {
-			for _, sess := range s.userSessions(uid) {
+			for _, sess := range restrict(s.userSessions(uid), only) {
 				if !sess.inShard(ev.GuildID) {
 					continue
 				}
@@ -92,15 +121,15 @@ func (s *Server) publishOne(ev *guild.Event) {
 					continue
 				}
 				if p := s.guildCreatePayload(sess, ev.GuildID); p != nil {
-					sess.dispatch(p)
+					sess.dispatch(at(p, ev))
 				}
 			}
 		}
 		return
 	case ev.Type == "GUILD_DELETE" && ev.UserIDs != nil:
-		p := s.share("GUILD_DELETE", map[string]any{"id": ev.GuildID})
+		p := at(s.share("GUILD_DELETE", map[string]any{"id": ev.GuildID}), ev)
 		for _, uid := range ev.UserIDs {
-			for _, sess := range s.userSessions(uid) {
+			for _, sess := range restrict(s.userSessions(uid), only) {
 				if !sess.inShard(ev.GuildID) {
 					continue // never got this guild's GUILD_CREATE
 				}
@@ -111,7 +140,9 @@ func (s *Server) publishOne(ev *guild.Event) {
 					sess.dispatch(p)
 				}
 			}
-			s.leaveVoice(ev.GuildID, uid) // out of the guild, out of its voice channels
+			if only == nil {
+				s.leaveVoice(ev.GuildID, uid) // out of the guild, out of its voice channels
+			}
 		}
 		return
 	}
@@ -132,6 +163,7 @@ func (s *Server) publishOne(ev *guild.Event) {
 	} else {
 		recipients = s.guildSessions(ev.GuildID)
 	}
+	recipients = restrict(recipients, only)
 	if len(recipients) == 0 {
 		return
 	}
@@ -165,6 +197,8 @@ func (s *Server) publishOne(ev *guild.Event) {
 	if full == nil {
 		return
 	}
+	at(full, ev)
+	at(stripped, ev)
 	for _, sess := range kept {
 		p := full
 		if stripped != nil && needsStripping(sess, msg) {

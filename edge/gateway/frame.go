@@ -9,6 +9,10 @@ import (
 type shared struct {
 	t string // event name, "" for non-dispatch frames
 	d []byte
+	// The log position of the event it renders (idx 0: none), for
+	// sessions' run tracking (see region.go).
+	shard int
+	idx   uint64
 }
 
 // frame is one message queued to a connection. Dispatch frames carry the

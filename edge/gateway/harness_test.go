@@ -32,6 +32,7 @@ import (
 	"github.com/accord-chat/accord/edge/guild"
 	"github.com/accord-chat/accord/edge/perm"
 	"github.com/accord-chat/accord/edge/rest"
+	"github.com/accord-chat/accord/internal/testregion"
 	"github.com/accord-chat/accord/internal/teststore"
 )
 
@@ -77,10 +78,7 @@ func newSeededHarness(t testing.TB, seed func(st store.Store) error, mod ...func
 			t.Fatal(err)
 		}
 	}
-	eng := guild.New(guild.Config{Store: st, Logger: slog.New(slog.DiscardHandler)})
-	if err := eng.Load(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	eng, stopRegion := testregion.Engine(t, st)
 	mux := http.NewServeMux()
 	srv := httptest.NewServer(mux)
 	ver := auth.NewVerifier(st)
@@ -103,6 +101,7 @@ func newSeededHarness(t testing.TB, seed func(st store.Store) error, mod ...func
 		cancel()
 		<-done
 		srv.Close()
+		stopRegion()
 		st.Close()
 	}
 	t.Cleanup(h.shutdown)

@@ -7,6 +7,7 @@ type metrics struct {
 	dispatches    prometheus.Counter
 	slowConsumers prometheus.Counter
 	closes        *prometheus.CounterVec
+	remoteResumes prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -19,9 +20,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Connections closed because their queue overflowed."}),
 		closes: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "accord", Subsystem: "gateway", Name: "closes_total",
 			Help: "Connections closed by the server, by close code."}, []string{"code"}),
+		remoteResumes: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "accord", Subsystem: "gateway", Name: "remote_resumes_total",
+			Help: "Sessions of another node resumed here from replicated state."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.connections, m.dispatches, m.slowConsumers, m.closes)
+		reg.MustRegister(m.connections, m.dispatches, m.slowConsumers, m.closes, m.remoteResumes)
 	}
 	return m
 }

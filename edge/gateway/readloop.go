@@ -14,6 +14,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/accord-chat/accord/edge/auth"
+	"github.com/accord-chat/accord/edge/guild"
 )
 
 // maxClientPayload is Discord's limit for a payload a client sends.
@@ -230,7 +231,14 @@ func (s *Server) identify(c *conn, raw json.RawMessage) bool {
 	c.mu.Unlock()
 	// Register the session before listing its guilds: a guild joined
 	// after the listing then reaches it through its GUILD_CREATE event
-	// (held in pending until READY is out) instead of being missed.
+	// (held in pending until READY is out) instead of being missed. In a
+	// region, publication stops meanwhile, so that the session's anchor
+	// is exactly where its stream starts in every shard.
+	sess.regional = s.region != nil
+	var anchor []uint64
+	if s.region != nil {
+		anchor = s.region.lockAll()
+	}
 	s.addSession(sess, nil)
 	var guilds []ID
 	for _, g := range s.eng.UserGuilds(user.ID) {
@@ -243,6 +251,9 @@ func (s *Server) identify(c *conn, raw json.RawMessage) bool {
 		s.subscribeLocked(sess, g)
 	}
 	s.mu.Unlock()
+	if s.region != nil {
+		s.region.unlockAll()
+	}
 	before, _ := s.presence.visible(user.ID)
 	wasOnline := s.presence.connect(user.ID)
 	if id.Presence != nil && validStatus(id.Presence.Status) {
@@ -257,6 +268,9 @@ func (s *Server) identify(c *conn, raw json.RawMessage) bool {
 		}
 	}
 	sess.start(first)
+	if s.region != nil {
+		s.replicateOpen(sess, anchor)
+	}
 	if after, _ := s.presence.visible(user.ID); after != before || (wasOnline && id.Presence != nil) {
 		s.broadcastPresence(user.ID)
 	}
@@ -278,6 +292,9 @@ func (s *Server) resume(c *conn, raw json.RawMessage) bool {
 		return false
 	}
 	sess := s.session(r.SessionID)
+	if sess == nil && s.resumeRemote(c, r.SessionID, t.UserID, r.Seq) {
+		return true // held by another node of the region until now
+	}
 	if sess == nil || sess.user.ID != t.UserID {
 		s.invalidSession(c, false)
 		return true
@@ -348,6 +365,7 @@ func (s *Server) detach(c *conn, invalidate bool) {
 		sess.mu.Unlock()
 		if mine && invalidate {
 			s.removeSession(sess)
+			s.replicate(guild.SessionUpdate{Close: []string{sess.id}})
 		}
 		if !s.online(sess.user.ID) && s.presence.disconnect(sess.user.ID) {
 			s.broadcastPresence(sess.user.ID)

@@ -40,6 +40,9 @@ type Config struct {
 	EventLimit  int
 	EventWindow time.Duration
 	Registerer  prometheus.Registerer
+	// NodeName names this node in replicated session records (its Raft
+	// ID); sessions held elsewhere are resumed from those records.
+	NodeName string
 }
 
 func (c *Config) defaults() {
@@ -79,6 +82,9 @@ type Server struct {
 	conns     map[*conn]struct{}
 	closing   bool
 	readersWG sync.WaitGroup
+
+	region *regional      // nil unless the engine is a region replica
+	bgWG   sync.WaitGroup // background replication of session state
 }
 
 // New builds the gateway; attach it to the engine with
@@ -92,6 +98,10 @@ func New(cfg Config) *Server {
 	}
 	s.presence = newPresenceStore()
 	s.voice = newVoiceStore()
+	if s.eng.Replicated() {
+		s.region = newRegional(s.eng.Shards())
+		s.eng.SetSessionHook(s.sessionMoved)
+	}
 	s.upgrader = websocket.Upgrader{
 		// Small read buffers and pooled write buffers keep an idle
 		// connection cheap; client payloads are at most 4 KiB anyway.
@@ -108,13 +118,26 @@ func New(cfg Config) *Server {
 func (s *Server) Run(ctx context.Context) error {
 	t := time.NewTicker(s.cfg.ResumeWindow / 6)
 	defer t.Stop()
+	var runs <-chan time.Time
+	if s.region != nil {
+		rt := time.NewTicker(runFlush)
+		defer rt.Stop()
+		runs = rt.C
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			s.shutdown()
+			s.bgWG.Wait()
 			return nil
 		case now := <-t.C:
 			s.expire(now)
+			if s.region != nil {
+				// Records whose holder died and nobody resumed.
+				s.eng.SweepSessions(ctx, 2*s.cfg.ResumeWindow)
+			}
+		case <-runs:
+			s.flushRuns()
 		}
 	}
 }
@@ -159,6 +182,7 @@ func (s *Server) expire(now time.Time) {
 		sess.mu.Unlock()
 		if expired {
 			s.removeSession(sess)
+			s.replicate(guild.SessionUpdate{Close: []string{sess.id}})
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/accord-chat/accord/core/model"
+	"github.com/accord-chat/accord/edge/guild"
 )
 
 // replayCap is how many dispatches a session keeps for RESUME. A client
@@ -21,6 +22,7 @@ type session struct {
 	shard          [2]int
 	largeThreshold int
 	version        int // gateway version the session was identified on
+	regional       bool
 
 	mu       sync.Mutex
 	seq      int64
@@ -37,6 +39,15 @@ type session struct {
 	// dead: removed from the server (expired or invalidated); it can no
 	// longer be resumed.
 	dead bool
+
+	// Region resume state (region.go): once anchored, every dispatch
+	// after baseSeq is counted into runs; runs[unsent:] are not yet
+	// replicated (unsent -1: all are).
+	anchored bool
+	recorded bool // the record is replicated; runs may follow
+	baseSeq  int64
+	runs     []guild.Run
+	unsent   int
 }
 
 func (s *session) has(intent int) bool { return s.intents&intent != 0 }
@@ -58,6 +69,7 @@ func (s *session) dispatch(p *shared) {
 // when two goroutines (two guilds' publishers) dispatch at once; pushing
 // after unlocking could queue s=6 before s=5.
 func (s *session) dispatchLocked(p *shared) {
+	s.track(p)
 	s.seq++
 	f := &frame{op: OpDispatch, seq: s.seq, p: p}
 	s.replay = appendReplay(s, f)
@@ -74,6 +86,11 @@ func (s *session) start(first []*shared) {
 	defer s.mu.Unlock()
 	for _, p := range first {
 		s.dispatchLocked(p)
+	}
+	// What follows READY and the initial GUILD_CREATEs comes from the
+	// shard logs, from the anchor on.
+	if s.regional {
+		s.anchorAt()
 	}
 	for _, p := range s.pending {
 		s.dispatchLocked(p)

@@ -25,6 +25,11 @@ type Event struct {
 	// UserIDs, when set, limits the event to these users (DMs, USER_UPDATE).
 	UserIDs []ID
 	Data    any
+	// Shard and Index place a replicated event in its shard's log (Index
+	// 0: not replicated). Every replica publishes the same events at the
+	// same positions, which is what lets a session resume on any node.
+	Shard int
+	Index uint64
 }
 
 // Publisher receives events after the change that caused them is durable,
@@ -68,9 +73,10 @@ type Engine struct {
 	nonces nonceCache
 	hot    hotCache
 
-	rep    Replicator
-	shmu   sync.Mutex
-	shards map[int]*shardPersist
+	rep      Replicator
+	sessions sessionTable
+	shmu     sync.Mutex
+	shards   map[int]*shardPersist
 }
 
 // entry is one sequencer: a guild or a DM channel.

@@ -3,8 +3,10 @@ package guild
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/accord-chat/accord/core/model"
+	"github.com/accord-chat/accord/core/snowflake"
 	"github.com/accord-chat/accord/core/store"
 )
 
@@ -18,16 +20,22 @@ const (
 	// entryWatermark records that the shard leader persisted every entry
 	// up to Watermark to the shared core store.
 	entryWatermark
+	// entrySessions carries gateway session resume state.
+	entrySessions
 )
 
 // logEntry is what one Raft log entry holds. It is JSON, like the
 // embedded store's records: the model types round-trip through it
 // exactly (empty lists stay empty, which gob would turn into nil).
 type logEntry struct {
-	Kind      entryKind   `json:"k"`
-	Ops       []store.Op  `json:"ops,omitempty"`
-	Events    []wireEvent `json:"ev,omitempty"`
-	Watermark uint64      `json:"wm,omitempty"`
+	Kind      entryKind      `json:"k"`
+	Ops       []store.Op     `json:"ops,omitempty"`
+	Events    []wireEvent    `json:"ev,omitempty"`
+	Watermark uint64         `json:"wm,omitempty"`
+	Sessions  *SessionUpdate `json:"sess,omitempty"`
+	// At is the proposer's clock, for state that records time: every
+	// replica must record the same.
+	At int64 `json:"at,omitempty"`
 }
 
 // wireEvent is an Event with its payload's type spelled out, because
@@ -122,6 +130,7 @@ func (le *logEntry) events() ([]Event, error) {
 				if err := json.Unmarshal(we.Data, &m); err != nil {
 					return nil, fmt.Errorf("event %s: %w", we.Type, err)
 				}
+				retypeIDs(m)
 				ev.Data = m
 				out = append(out, ev)
 				continue
@@ -152,4 +161,37 @@ func decodeEntry(data []byte) (*logEntry, error) {
 		return nil, fmt.Errorf("decode log entry: %w", err)
 	}
 	return &e, nil
+}
+
+// retypeIDs gives the snowflakes of a decoded map payload their type
+// back: JSON carried them as strings, and readers of the map (the gateway
+// looks up "user_id") expect IDs. They encode to the same JSON either way.
+func retypeIDs(m map[string]any) {
+	for k, v := range m {
+		switch v := v.(type) {
+		case string:
+			if k == "id" || strings.HasSuffix(k, "_id") {
+				if id, err := snowflake.Parse(v); err == nil {
+					m[k] = id
+				}
+			}
+		case []any:
+			if k == "ids" {
+				ids := make([]ID, 0, len(v))
+				for _, x := range v {
+					s, _ := x.(string)
+					id, err := snowflake.Parse(s)
+					if err != nil {
+						return
+					}
+					ids = append(ids, id)
+				}
+				m[k] = ids
+			}
+		case float64:
+			if v == float64(int64(v)) {
+				m[k] = int64(v)
+			}
+		}
+	}
 }

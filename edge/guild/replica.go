@@ -27,6 +27,11 @@ type Replicator interface {
 	// sequencer lock that the apply path also takes. wait returns once the
 	// entry is committed and applied on this node, or failed.
 	Propose(shard int, data []byte) (wait func() error)
+	// Forward proposes data through the shard's leader, from a node that
+	// does not lead it, and returns once it is committed.
+	Forward(ctx context.Context, shard int, data []byte) error
+	// Shards is the number of shards.
+	Shards() int
 }
 
 // AccountKey is the shard key of everything that belongs to no guild:
@@ -262,7 +267,14 @@ func (e *Engine) ApplyCommitted(shard int, entries []Committed) error {
 			if err != nil {
 				e.log.Error("log entry events", "shard", shard, "index", entries[i].Index, "err", err)
 			}
+			for k := range evs {
+				evs[k].Shard, evs[k].Index = shard, entries[i].Index
+			}
 			e.publish(evs)
+		case entrySessions:
+			if le.Sessions != nil {
+				e.applySessions(le.Sessions, time.UnixMilli(le.At))
+			}
 		}
 		sp.mu.Lock()
 		sp.applied = entries[i].Index

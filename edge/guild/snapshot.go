@@ -24,6 +24,7 @@ type shardSnapshot struct {
 	Pending   []pendingPlan          `json:"pending,omitempty"`
 	Watermark uint64                 `json:"watermark"`
 	LastTS    int64                  `json:"last_ts"`
+	Sessions  []SessionRecord        `json:"sessions,omitempty"`
 }
 
 type ringSnapshot struct {
@@ -88,6 +89,9 @@ func (e *Engine) SnapshotShard(shard int) func(w io.Writer) error {
 		snap.DMs = append(snap.DMs, en.dm)
 		channels[en.dm.ID] = true
 		en.mu.Unlock()
+	}
+	if e.rep.ShardOf(AccountKey) == shard {
+		snap.Sessions = e.sessionSnapshot()
 	}
 	if len(dms) > 0 || e.rep.ShardOf(AccountKey) == shard {
 		e.acct.mu.RLock()
@@ -172,6 +176,9 @@ func (e *Engine) RestoreShard(shard int, r io.Reader) error {
 	for _, u := range snap.Users {
 		e.acct.putUser(u)
 		e.ids.Observe(u.ID)
+	}
+	if e.rep.ShardOf(AccountKey) == shard {
+		e.restoreSessions(snap.Sessions)
 	}
 	for _, c := range snap.DMs {
 		e.applyOps([]store.Op{{Kind: store.OpPutChannel, Channel: c}})

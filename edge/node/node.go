@@ -25,8 +25,10 @@ import (
 	"github.com/accord-chat/accord/edge/gateway"
 	"github.com/accord-chat/accord/edge/guild"
 	"github.com/accord-chat/accord/edge/ratelimit"
+	"github.com/accord-chat/accord/edge/replica"
 	"github.com/accord-chat/accord/edge/rest"
 	"github.com/accord-chat/accord/internal/config"
+	"github.com/accord-chat/accord/raftstore"
 )
 
 // Node is a running edge node.
@@ -41,6 +43,13 @@ type Node struct {
 	reg     *prometheus.Registry
 	ln      net.Listener
 	srv     *http.Server
+
+	// The region: this node's Raft groups, the engine's side of them and
+	// the server for writes other nodes forward here.
+	raft      *raftstore.Node
+	rep       *replica.Replica
+	internal  *http.Server
+	serveIntl func() error
 }
 
 // OpenStore opens the configured store backend.
@@ -73,19 +82,30 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, error
 	}
 	n := &Node{cfg: cfg, log: log, store: st, reg: prometheus.NewRegistry()}
 	n.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	n.rep = replica.New(cfg.Region.Shards, log.With("component", "replica"))
 	n.engine = guild.New(guild.Config{
-		Store:  st,
-		IDs:    snowflake.NewGenerator(uint8(cfg.NodeID>>5), uint8(cfg.NodeID&31)),
-		Logger: log.With("component", "guild"),
+		Store:      st,
+		IDs:        snowflake.NewGenerator(uint8(cfg.NodeID>>5), uint8(cfg.NodeID&31)),
+		Logger:     log.With("component", "guild"),
+		Replicator: n.rep,
 	})
+	n.rep.SetEngine(n.engine)
+	// The store holds what was persisted; the Raft groups then restore
+	// their snapshots over it and replay their logs, both idempotent.
 	if err := n.engine.Load(ctx); err != nil {
 		st.Close()
 		return nil, err
+	}
+	n.raft, err = openRegion(ctx, cfg, log, n.rep)
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("region: %w", err)
 	}
 	rl := ratelimit.DefaultConfig()
 	rl.Enabled = cfg.RateLimits == "on"
 	n.limiter, err = ratelimit.New(rl, nil)
 	if err != nil {
+		n.closeRegion()
 		st.Close()
 		return nil, fmt.Errorf("rate limits: %w", err)
 	}
@@ -95,14 +115,17 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, error
 		Engine: n.engine, Verifier: verifier, Limiter: n.limiter,
 		Logger: log.With("component", "rest"), AttachmentDir: filepath.Join(cfg.Data, "attachments"),
 		PublicURL: cfg.PublicURL, GatewayURL: wsURL, Registerer: n.reg,
+		Forward: newForwarder(n.raft, n.rep, log.With("component", "forward")),
 	})
+	n.internal, n.serveIntl = serveInternal(n.raft, n.api.Handler(), log)
 	n.gw = gateway.New(gateway.Config{
 		Engine: n.engine, Verifier: verifier, Renderer: n.api, Logger: log.With("component", "gateway"),
-		URL: wsURL, HeartbeatInterval: cfg.HeartbeatInterval, Registerer: n.reg,
+		URL: wsURL, HeartbeatInterval: cfg.HeartbeatInterval, Registerer: n.reg, NodeName: RaftID(cfg.NodeID),
 	})
 	n.engine.SetPublisher(n.gw)
 	n.ln, err = net.Listen("tcp", cfg.Listen)
 	if err != nil {
+		n.closeRegion()
 		st.Close()
 		return nil, fmt.Errorf("listen: %w", err)
 	}
@@ -143,7 +166,10 @@ func (n *Node) Run(ctx context.Context) error {
 	}()
 	errc := make(chan error, 1)
 	go func() { errc <- n.srv.Serve(n.ln) }()
-	n.log.Info("accord serving", "listen", n.Addr(), "public_url", n.cfg.PublicURL, "data", n.cfg.Data)
+	intlDone := make(chan error, 1)
+	go func() { intlDone <- n.serveIntl() }()
+	n.log.Info("accord serving", "listen", n.Addr(), "public_url", n.cfg.PublicURL, "data", n.cfg.Data,
+		"region", n.cfg.Region.Name, "raft_id", RaftID(n.cfg.NodeID), "raft_addr", n.raft.Addr())
 
 	var err error
 	select {
@@ -158,10 +184,15 @@ func (n *Node) Run(ctx context.Context) error {
 	if err == nil {
 		<-errc
 	}
+	if serr := n.internal.Shutdown(sctx); serr != nil {
+		n.log.Warn("internal shutdown", "err", serr)
+	}
+	<-intlDone
 	// Gateway connections are hijacked, so Shutdown does not wait for
 	// them: the gateway closes them itself (1001, clients resume).
 	stopLimiter()
 	wg.Wait()
+	n.closeRegion()
 	if cerr := n.store.Close(); cerr != nil {
 		return errors.Join(err, cerr)
 	}
@@ -175,5 +206,18 @@ func (n *Node) Run(ctx context.Context) error {
 // Close releases a node that was built but never run.
 func (n *Node) Close() error {
 	n.ln.Close()
+	n.closeRegion()
 	return n.store.Close()
 }
+
+// closeRegion stops proposing, then stops the Raft groups (a clean stop:
+// the other nodes elect new leaders for the shards this one led).
+func (n *Node) closeRegion() {
+	n.rep.Close()
+	if err := n.raft.Close(); err != nil {
+		n.log.Warn("close raft", "err", err)
+	}
+}
+
+// Raft exposes the node's Raft groups (admin commands, tests).
+func (n *Node) Raft() *raftstore.Node { return n.raft }

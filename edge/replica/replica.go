@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/accord-chat/accord/edge/guild"
+	"github.com/accord-chat/accord/raftstore"
 )
 
 // Shards is what the replica needs from the node's Raft groups
@@ -55,6 +56,10 @@ func (r *Replica) FSM(shard int) raft.FSM { return &fsm{r: r, shard: shard} }
 // leadership. Call once the groups exist.
 func (r *Replica) Attach(s Shards) {
 	r.shards = s
+	if st, ok := s.(Streams); ok {
+		r.wg.Add(1)
+		go r.serveForwarded(st.Listen(kindPropose))
+	}
 	for i := 0; i < r.n; i++ {
 		rf := s.Raft(i)
 		r.wg.Add(2)
@@ -80,17 +85,7 @@ func (r *Replica) Close() {
 }
 
 // ShardOf implements guild.Replicator.
-func (r *Replica) ShardOf(key guild.ID) int { return shardOf(uint64(key), r.n) }
-
-// shardOf mixes the key before taking it modulo n: snowflakes share their
-// low bits (worker, process, sequence) far more than chance would.
-func shardOf(key uint64, n int) int {
-	key += 0x9e3779b97f4a7c15
-	key = (key ^ key>>30) * 0xbf58476d1ce4e5b9
-	key = (key ^ key>>27) * 0x94d049bb133111eb
-	key ^= key >> 31
-	return int(key % uint64(n))
-}
+func (r *Replica) ShardOf(key guild.ID) int { return raftstore.ShardOf(uint64(key), r.n) }
 
 // Leader implements guild.Replicator.
 func (r *Replica) Leader(shard int) (bool, string) {

@@ -5,7 +5,6 @@ package rest
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -20,6 +19,7 @@ import (
 	"github.com/accord-chat/accord/edge/auth"
 	"github.com/accord-chat/accord/edge/guild"
 	"github.com/accord-chat/accord/edge/ratelimit"
+	"github.com/accord-chat/accord/internal/testregion"
 	"github.com/accord-chat/accord/internal/teststore"
 )
 
@@ -51,10 +51,7 @@ func newHarness(t *testing.T, opts ...harnessOpt) *harness {
 	t.Helper()
 	dir := t.TempDir()
 	st := teststore.Open(t, dir)
-	eng := guild.New(guild.Config{Store: st, Logger: slog.New(slog.DiscardHandler)})
-	if err := eng.Load(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	eng, _ := testregion.Engine(t, st)
 	h := &harness{t: t, eng: eng, dir: dir}
 	mux := http.NewServeMux()
 	h.srv = httptest.NewServer(mux)

@@ -1,10 +1,12 @@
 package rest
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -40,6 +42,17 @@ type Config struct {
 	MaxUpload int64
 	// Registerer receives the API's metrics; none when nil.
 	Registerer prometheus.Registerer
+	// Forward sends a write to the leader of its shard when this node
+	// does not lead it (region mode); nil on a single node.
+	Forward Forwarder
+}
+
+// Forwarder relays a request to another node of the region: the leader
+// of a shard. It writes the leader's response to w and returns its
+// status; it waits for this node to apply what the leader did, so the
+// client reads its own write here next.
+type Forwarder interface {
+	Forward(w http.ResponseWriter, r *http.Request, body []byte, shard int, leader string) int
 }
 
 // Server is the REST API handler.
@@ -116,6 +129,17 @@ func (s *Server) serve(w http.ResponseWriter, hr *http.Request, route string, op
 		}
 	}()
 	r := &request{Request: hr, w: w}
+	// A write may have to run on another node; keep its body to send on.
+	var body []byte
+	if s.cfg.Forward != nil && hr.Method != http.MethodGet && hr.Body != nil {
+		b, err := io.ReadAll(io.LimitReader(hr.Body, s.cfg.MaxUpload+1<<20))
+		if err != nil {
+			return 499
+		}
+		body = b
+		hr.Body = io.NopCloser(bytes.NewReader(b))
+	}
+	internal := IsInternal(hr.Context())
 	identity := "ip:" + clientIP(hr)
 	if opts&public == 0 {
 		tok, botPrefix := auth.ParseHeader(hr.Header.Get("Authorization"))
@@ -139,7 +163,7 @@ func (s *Server) serve(w http.ResponseWriter, hr *http.Request, route string, op
 		r.user, r.token, r.raw = u, t, tok
 		identity = t.UserID.String()
 	}
-	if l := s.cfg.Limiter; l != nil {
+	if l := s.cfg.Limiter; l != nil && !internal {
 		d := l.Allow(identity, route, ratelimit.Major(hr))
 		d.WriteHeaders(w.Header())
 		if !d.Allowed {
@@ -153,6 +177,15 @@ func (s *Server) serve(w http.ResponseWriter, hr *http.Request, route string, op
 		}
 	}
 	out, err := h(r)
+	var nl *guild.NotLeaderError
+	if errors.As(err, &nl) {
+		if internal || s.cfg.Forward == nil {
+			// Leadership moved while the request travelled; the
+			// client retries (libraries retry 5xx) and lands right.
+			return writeError(w, discord.ErrUnavailable)
+		}
+		return s.cfg.Forward.Forward(w, hr, body, nl.Shard, nl.Leader)
+	}
 	if err != nil {
 		var de *discord.Error
 		if errors.As(err, &de) {
@@ -240,4 +273,18 @@ func truncate(s string) string {
 		return s[:40] + "…"
 	}
 	return s
+}
+
+type internalKey struct{}
+
+// Internal marks a request that came from another node of the region over
+// the mutual-TLS link: it was rate limited where it entered the region.
+func Internal(ctx context.Context) context.Context {
+	return context.WithValue(ctx, internalKey{}, true)
+}
+
+// IsInternal reports whether Internal marked the request.
+func IsInternal(ctx context.Context) bool {
+	v, _ := ctx.Value(internalKey{}).(bool)
+	return v
 }

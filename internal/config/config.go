@@ -40,6 +40,37 @@ type Config struct {
 	NodeID int `yaml:"node_id"`
 	// HeartbeatInterval is the gateway's HELLO interval (Discord: 41.25 s).
 	HeartbeatInterval time.Duration `yaml:"heartbeat_interval"`
+	// Region places the node in its region's Raft groups. A node alone
+	// (no join) is a region of one: single-voter groups, same code.
+	Region Region `yaml:"region"`
+}
+
+// Region is this node's membership in a region's Raft groups.
+type Region struct {
+	// Name of the region ("local").
+	Name string `yaml:"name"`
+	// RaftAddr is the node's internal listener: Raft, membership admin
+	// and requests forwarded to shard leaders, all over mutual TLS.
+	// Default 127.0.0.1:0, which suits only a node alone.
+	RaftAddr string `yaml:"raft_addr"`
+	// Advertise is the address other nodes dial; default RaftAddr.
+	Advertise string `yaml:"advertise"`
+	// Shards is the number of Raft groups guilds are hashed onto (16).
+	// Every node of a region must use the same number.
+	Shards int `yaml:"shards"`
+	// Join lists the internal addresses of existing members. Empty: this
+	// node starts a new region (it bootstraps its groups).
+	Join []string `yaml:"join"`
+	// TLS files for the internal listener. Empty: a development CA and
+	// certificate are created under data/tls (fine for a node alone).
+	TLS TLSFiles `yaml:"tls"`
+}
+
+// TLSFiles names PEM files.
+type TLSFiles struct {
+	CA   string `yaml:"ca"`
+	Cert string `yaml:"cert"`
+	Key  string `yaml:"key"`
 }
 
 // Cassandra is the connection to the core's Cassandra cluster.
@@ -66,6 +97,7 @@ func Default() Config {
 		RateLimits: "on",
 		LogLevel:   "info",
 		Store:      "embedded",
+		Region:     Region{Name: "local", RaftAddr: "127.0.0.1:0", Shards: 16},
 
 		HeartbeatInterval: 41250 * time.Millisecond,
 	}
@@ -90,6 +122,14 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	cRepl := fs.String("cassandra-replication", "", "replication per DC for a new keyspace, e.g. dc1:3,dc2:3")
 	node := fs.Int("node-id", -1, "node ID for snowflakes (0-1023)")
 	hb := fs.Duration("heartbeat-interval", 0, "gateway heartbeat interval (default 41.25s)")
+	region := fs.String("region", "", "region name (default local)")
+	raftAddr := fs.String("raft-addr", "", "internal listener for Raft, admin and forwarding (default 127.0.0.1:0)")
+	advertise := fs.String("advertise", "", "internal address other nodes dial (default raft-addr)")
+	shards := fs.Int("shards", 0, "Raft groups per region (default 16)")
+	join := fs.String("join", "", "internal addresses of region members to join, comma-separated")
+	tlsCA := fs.String("tls-ca", "", "CA certificate for the internal listener")
+	tlsCert := fs.String("tls-cert", "", "node certificate for the internal listener")
+	tlsKey := fs.String("tls-key", "", "node key for the internal listener")
 	if err := fs.Parse(args); err != nil {
 		return cfg, fmt.Errorf("%w\nflags:\n%s", err, usage(fs))
 	}
@@ -135,6 +175,11 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 			return cfg, fmt.Errorf("ACCORD_NODE_ID: %q is not a number", v)
 		}
 	}
+	env("ACCORD_REGION", &cfg.Region.Name)
+	env("ACCORD_RAFT_ADDR", &cfg.Region.RaftAddr)
+	if v := getenv("ACCORD_JOIN"); v != "" {
+		cfg.Region.Join = splitList(v)
+	}
 	set := func(v string, dst *string) {
 		if v != "" {
 			*dst = v
@@ -169,6 +214,18 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	}
 	if *hb != 0 {
 		cfg.HeartbeatInterval = *hb
+	}
+	set(*region, &cfg.Region.Name)
+	set(*raftAddr, &cfg.Region.RaftAddr)
+	set(*advertise, &cfg.Region.Advertise)
+	set(*tlsCA, &cfg.Region.TLS.CA)
+	set(*tlsCert, &cfg.Region.TLS.Cert)
+	set(*tlsKey, &cfg.Region.TLS.Key)
+	if *shards != 0 {
+		cfg.Region.Shards = *shards
+	}
+	if *join != "" {
+		cfg.Region.Join = splitList(*join)
 	}
 	if cfg.PublicURL == "" {
 		cfg.PublicURL = "http://" + cfg.Listen
@@ -220,6 +277,21 @@ func (c Config) Validate() error {
 	}
 	if c.NodeID < 0 || c.NodeID > 1023 {
 		errs = append(errs, fmt.Errorf("node_id: %d must be between 0 and 1023", c.NodeID))
+	}
+	if _, _, err := net.SplitHostPort(c.Region.RaftAddr); err != nil {
+		errs = append(errs, fmt.Errorf("region.raft_addr: %q is not host:port", c.Region.RaftAddr))
+	}
+	if c.Region.Shards < 1 || c.Region.Shards > 256 {
+		errs = append(errs, fmt.Errorf("region.shards: %d must be between 1 and 256", c.Region.Shards))
+	}
+	if t := c.Region.TLS; (t.CA != "" || t.Cert != "" || t.Key != "") && (t.CA == "" || t.Cert == "" || t.Key == "") {
+		errs = append(errs, errors.New("region.tls: ca, cert and key go together"))
+	}
+	if len(c.Region.Join) > 0 && c.Region.TLS.CA == "" {
+		errs = append(errs, errors.New("region.tls: a node joining a region needs the region's CA, certificate and key"))
+	}
+	if len(c.Region.Join) > 0 && c.Store == "embedded" {
+		errs = append(errs, errors.New("store: the nodes of a region share the core's store; use cassandra with join"))
 	}
 	if !strings.HasPrefix(c.PublicURL, "http://") && !strings.HasPrefix(c.PublicURL, "https://") {
 		errs = append(errs, fmt.Errorf("public_url: %q must start with http:// or https://", c.PublicURL))

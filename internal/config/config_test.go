@@ -31,6 +31,16 @@ func TestPrecedence(t *testing.T) {
 			map[string]string{"ACCORD_DATA": "/from/env"},
 			Config{Listen: "0.0.0.0:1", Data: "/from/flag", PublicURL: "https://x.example", RateLimits: "off", LogLevel: "info", Store: "embedded", HeartbeatInterval: 2 * time.Second}},
 	}
+	cases = append(cases, struct {
+		name string
+		args []string
+		env  map[string]string
+		want Config
+	}{"region flags", []string{"--region", "eu", "--raft-addr", "127.0.0.1:7001", "--join", "127.0.0.1:7000, 127.0.0.1:7002", "--shards", "4",
+		"--tls-ca", "ca.pem", "--tls-cert", "n.pem", "--tls-key", "n-key.pem", "--store", "cassandra", "--cassandra-hosts", "127.0.0.1", "--cassandra-dc", "dc1"}, nil,
+		Config{Listen: "127.0.0.1:8080", Data: "./accord-data", PublicURL: "http://127.0.0.1:8080", RateLimits: "on", LogLevel: "info", Store: "cassandra", HeartbeatInterval: hb,
+			Cassandra: Cassandra{Hosts: []string{"127.0.0.1"}, DC: "dc1", Replication: map[string]int{"dc1": 1}},
+			Region:    Region{Name: "eu", RaftAddr: "127.0.0.1:7001", Shards: 4, Join: []string{"127.0.0.1:7000", "127.0.0.1:7002"}, TLS: TLSFiles{CA: "ca.pem", Cert: "n.pem", Key: "n-key.pem"}}}})
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			got, err := Load(c.args, env(c.env))
@@ -38,6 +48,9 @@ func TestPrecedence(t *testing.T) {
 				t.Fatal(err)
 			}
 			c.want.Cassandra.Keyspace = "accord"
+			if c.want.Region.Name == "" {
+				c.want.Region = Default().Region
+			}
 			if !reflect.DeepEqual(got, c.want) {
 				t.Fatalf("got %+v\nwant %+v", got, c.want)
 			}
@@ -63,6 +76,11 @@ func TestRejects(t *testing.T) {
 		{[]string{"--node-id", "5000"}, "node_id"},
 		{[]string{"--bogus"}, "bogus"},
 		{[]string{"extra"}, "unexpected"},
+		{[]string{"--raft-addr", "nope"}, "region.raft_addr"},
+		{[]string{"--shards", "1000"}, "region.shards"},
+		{[]string{"--tls-ca", "ca.pem"}, "region.tls"},
+		{[]string{"--join", "127.0.0.1:9200"}, "needs the region's CA"},
+		{[]string{"--join", "127.0.0.1:9200", "--tls-ca", "a", "--tls-cert", "b", "--tls-key", "c"}, "use cassandra with join"},
 	}
 	for _, c := range cases {
 		_, err := Load(c.args, env(nil))
