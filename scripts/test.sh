@@ -40,7 +40,7 @@ deploy/cassandra/cassandra.sh start --two-dc
 trap 'deploy/cassandra/cassandra.sh stop >/dev/null 2>&1 || true' EXIT
 export ACCORD_CASSANDRA_HOSTS=127.0.0.1 ACCORD_CASSANDRA_DC=dc1 ACCORD_REQUIRE_CASSANDRA=1
 
-echo "== go test (all packages, including the real-process and Cassandra tests)"
+echo "== go test (all packages, including the real-process, region and Cassandra tests)"
 go test -count=1 -timeout 40m ./...
 
 echo "== REST, gateway and bot tests again, on Cassandra (--store cassandra)"
@@ -48,7 +48,7 @@ ACCORD_TEST_STORE=cassandra go test -count=1 -timeout 30m ./edge/rest/ ./edge/ga
 
 echo "== go test -race (concurrency-heavy packages, embedded store)"
 go test -count=1 -race -timeout 20m ./edge/guild/... ./edge/ratelimit/... ./edge/gateway/... \
-  ./core/snowflake/... ./core/store/pebblestore/...
+  ./edge/replica/... ./raftstore/... ./core/snowflake/... ./core/store/pebblestore/...
 
 echo "== fuzz smoke (each target, a bounded number of inputs)"
 # Count-bounded rather than time-bounded: Go 1.26's -fuzztime with a

@@ -47,7 +47,7 @@ type restClient struct {
 func runREST(args []string) error {
 	var c restConfig
 	fs := flag.NewFlagSet("rest", flag.ContinueOnError)
-	fs.StringVar(&c.url, "url", "http://127.0.0.1:8080", "server base URL")
+	fs.StringVar(&c.url, "url", "http://127.0.0.1:8080", "server base URL; several, comma-separated, spread the clients over a region's nodes")
 	fs.IntVar(&c.clients, "clients", 64, "concurrent clients, one user and one connection each")
 	fs.DurationVar(&c.duration, "duration", 20*time.Second, "measured duration")
 	fs.DurationVar(&c.warmup, "warmup", 2*time.Second, "unmeasured load before the measurement")
@@ -99,9 +99,13 @@ func runREST(args []string) error {
 func setupREST(ctx context.Context, c restConfig) ([]*restClient, error) {
 	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if err := waitHealthy(wctx, c.url); err != nil {
-		return nil, err
+	urls := strings.Split(c.url, ",")
+	for _, u := range urls {
+		if err := waitHealthy(wctx, u); err != nil {
+			return nil, err
+		}
 	}
+	c.url = urls[0]
 	const password = "bench password 1"
 	id := runID()
 	start := time.Now()
@@ -145,11 +149,12 @@ func setupREST(ctx context.Context, c restConfig) ([]*restClient, error) {
 	clients := make([]*restClient, c.clients)
 	// Registration hashes a password with bcrypt: a few at a time.
 	err = parallel(c.clients, 4, func(i int) error {
-		tok, err := register(ctx, c.url, fmt.Sprintf("b%s_%d", id, i), password)
+		base := urls[i%len(urls)]
+		tok, err := register(ctx, base, fmt.Sprintf("b%s_%d", id, i), password)
 		if err != nil {
 			return err
 		}
-		a, err := newAPI(c.url, tok, i)
+		a, err := newAPI(base, tok, i)
 		if err != nil {
 			return err
 		}
