@@ -80,6 +80,8 @@ type shardPersist struct {
 	lastProposeAt time.Time
 	applied       uint64
 	lastTS        int64 // newest op write time stamped or applied
+	// synced waits until the last asynchronous store write is durable.
+	synced func() error
 }
 
 type pendingPlan struct {
@@ -320,7 +322,30 @@ func (e *Engine) persist(shard int, sp *shardPersist, plans []pendingPlan) {
 	// The plans are committed in the Raft log on a quorum already; a
 	// failed write leaves them pending for the next attempt (the next
 	// apply or leadership change), not lost.
-	if err := e.st.Commit(context.Background(), &b); err != nil {
+	if e.async != nil {
+		// The Raft log is the durable copy: the store write need not be
+		// synced before the apply goes on, only before a snapshot lets
+		// Raft drop these entries (SnapshotShard waits for it).
+		w, err := e.async.CommitAsync(context.Background(), &b)
+		if err != nil {
+			e.log.Error("persist committed entries", "shard", shard, "through", last, "err", err)
+			return
+		}
+		if w != nil {
+			wait := sync.OnceValue(w) // waited for here and by a snapshot
+			sp.mu.Lock()
+			sp.synced = wait
+			sp.mu.Unlock()
+			go func() {
+				if err := wait(); err != nil {
+					// The store cannot make writes durable; a node that
+					// cannot persist must stop (its log replays them).
+					e.log.Error("store sync failed", "shard", shard, "err", err)
+					panic(fmt.Sprintf("accord: store sync failed: %v", err))
+				}
+			}()
+		}
+	} else if err := e.st.Commit(context.Background(), &b); err != nil {
 		e.log.Error("persist committed entries", "shard", shard, "through", last, "err", err)
 		return
 	}

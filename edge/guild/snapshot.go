@@ -41,6 +41,16 @@ func (e *Engine) SnapshotShard(shard int) func(w io.Writer) error {
 	snap := &shardSnapshot{Shard: shard}
 	sp := e.shardState(shard)
 	sp.mu.Lock()
+	synced := sp.synced
+	sp.mu.Unlock()
+	if synced != nil {
+		// Raft may drop the log up to this snapshot: what the leader
+		// wrote to the store must be on disk first.
+		if err := synced(); err != nil {
+			return func(io.Writer) error { return fmt.Errorf("shard %d snapshot: store sync: %w", shard, err) }
+		}
+	}
+	sp.mu.Lock()
 	snap.Applied, snap.Watermark, snap.LastTS = sp.applied, sp.watermark, sp.lastTS
 	snap.Pending = append([]pendingPlan(nil), sp.pending...)
 	sp.mu.Unlock()
