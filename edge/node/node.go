@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"strings"
@@ -138,6 +139,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, error
 	// lives at the root of its host.
 	mux.Handle("/gateway/{$}", n.gw.Handler())
 	mux.Handle("GET /metrics", promhttp.HandlerFor(n.reg, promhttp.HandlerOpts{}))
+	if os.Getenv("ACCORD_DEBUG_PPROF") == "1" {
+		// Profiling for benchmark runs; off by default, since it exposes
+		// internals on the public port.
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	n.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	return n, nil
