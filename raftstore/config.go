@@ -23,8 +23,8 @@ type Config struct {
 	// address with port 0 resolved. It is the Raft ServerAddress, so it
 	// must stay the same across restarts too.
 	AdvertiseAddr string
-	// DataDir holds, per shard, DataDir/shard-NN/raft.db (log and stable
-	// store) and DataDir/shard-NN/snapshots.
+	// DataDir holds DataDir/log (every shard's log and stable store) and,
+	// per shard, DataDir/shard-NN/snapshots.
 	DataDir string
 	// Shards is the fixed number of Raft groups (default 16). Changing it
 	// for an existing region remaps every key (see ShardOf).

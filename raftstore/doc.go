@@ -11,8 +11,9 @@
 // functions for a CLI), and other kinds are the application's, through
 // Node.Listen and Node.Dial (for example requests forwarded to a leader).
 //
-// Per shard, state lives in DataDir/shard-NN: raft.db (raft-boltdb, the
-// log and Raft's stable state) and snapshots/. Nodes keep their NodeID and
+// The logs and Raft's stable state of every shard live in one Pebble
+// database, DataDir/log (see logDB: the shards share its group-committed
+// write-ahead log); each shard's snapshots are in DataDir/shard-NN. Nodes keep their NodeID and
 // advertised address across restarts; a restarted node catches up from
 // its own log and its peers.
 //

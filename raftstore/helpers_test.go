@@ -172,6 +172,25 @@ func (c *cluster) apply(ctx context.Context, shard int, cmd string) (uint64, int
 	}
 }
 
+// mustApply writes cmd until one attempt is acknowledged: an attempt
+// whose outcome is unknown (a leader lost mid-commit) is retried under a
+// new name, so a command is in the list at most once. It returns the
+// acknowledged write.
+func (c *cluster) mustApply(ctx context.Context, shard int, cmd string) ack {
+	c.t.Helper()
+	name := cmd
+	for try := 1; ; try++ {
+		_, pos, err := c.apply(ctx, shard, name)
+		if err == nil {
+			return ack{name, pos}
+		}
+		if ctx.Err() != nil {
+			c.t.Fatalf("shard %d: apply %s: %v", shard, name, err)
+		}
+		name = fmt.Sprintf("%s#%d", cmd, try)
+	}
+}
+
 // converge waits until every live node has applied the shard's leader's
 // last index, then checks that all lists are equal, and returns one.
 func (c *cluster) converge(shard int) []string {
@@ -307,4 +326,15 @@ func (w *testWriter) Write(p []byte) (int, error) {
 		w.t.Log(strings.TrimSuffix(string(p), "\n"))
 	}
 	return len(p), nil
+}
+
+// checkNoPipeline fails unless every shard's transport refuses pipelined
+// replication (see transportMaxInFlight).
+func checkNoPipeline(t *testing.T, n *Node) {
+	t.Helper()
+	for i, s := range n.shards {
+		if _, err := s.trans.AppendEntriesPipeline("peer", "peer:1"); !errors.Is(err, raft.ErrPipelineReplicationNotSupported) {
+			t.Fatalf("shard %d: AppendEntriesPipeline: %v, want it refused", i, err)
+		}
+	}
 }

@@ -71,8 +71,16 @@ func (in *inmemNode) openShard(_ Config, shard int, _ *mux, _ hclog.Logger) (sha
 		return shardIO{}, errors.New("raftstore: inmem shards opened out of order")
 	}
 	in.trans = append(in.trans, t)
-	return shardIO{logs: store, stable: store, snaps: raft.NewInmemSnapshotStore(), trans: t,
+	return shardIO{logs: store, stable: store, snaps: raft.NewInmemSnapshotStore(), trans: noPipeline{t},
 		close: func() error { return nil }}, nil
+}
+
+// noPipeline refuses pipelined replication, as the socket transport does
+// (see transportMaxInFlight), so both networks replicate the same way.
+type noPipeline struct{ *raft.InmemTransport }
+
+func (noPipeline) AppendEntriesPipeline(raft.ServerID, raft.ServerAddress) (raft.AppendPipeline, error) {
+	return nil, raft.ErrPipelineReplicationNotSupported
 }
 
 // serve connects every shard's transport with the same shard's transport

@@ -157,10 +157,11 @@ func (n *Node) changeLocal(ctx context.Context, shard int, req adminRequest) err
 		if cur != nil && cur.Suffrage == raft.Voter {
 			voters-- // a new address keeps the node's slot
 		}
+		addr := raft.ServerAddress(req.Addr)
 		if voters < n.cfg.MaxVoters {
-			err = r.AddVoter(id, raft.ServerAddress(req.Addr), 0, timeout).Error()
+			_, err = n.run(ctx, func() raft.Future { return r.AddVoter(id, addr, 0, timeout) })
 		} else {
-			err = r.AddNonvoter(id, raft.ServerAddress(req.Addr), 0, timeout).Error()
+			_, err = n.run(ctx, func() raft.Future { return r.AddNonvoter(id, addr, 0, timeout) })
 		}
 	case opRemove:
 		if cur == nil {
@@ -168,22 +169,22 @@ func (n *Node) changeLocal(ctx context.Context, shard int, req adminRequest) err
 		}
 		if req.ID == n.cfg.NodeID {
 			// Hand over first; the new leader then removes us.
-			if terr := r.LeadershipTransfer().Error(); terr == nil {
+			if _, terr := n.run(ctx, r.LeadershipTransfer); terr == nil {
 				return n.notLeader(shard)
 			}
 		}
-		err = r.RemoveServer(id, 0, timeout).Error()
+		_, err = n.run(ctx, func() raft.Future { return r.RemoveServer(id, 0, timeout) })
 	default:
 		return fmt.Errorf("raftstore: unknown membership op %q", req.Op)
 	}
 	if err != nil {
-		return n.closedOr(err)
+		return err
 	}
-	return n.fillVoters(shard, timeout)
+	return n.fillVoters(ctx, shard, timeout)
 }
 
 // fillVoters promotes non-voters while the shard has fewer than MaxVoters.
-func (n *Node) fillVoters(shard int, timeout time.Duration) error {
+func (n *Node) fillVoters(ctx context.Context, shard int, timeout time.Duration) error {
 	r := n.shards[shard].raft
 	if r.State() != raft.Leader {
 		return nil // we removed ourselves; the next leader fills the slot on a retry
@@ -205,8 +206,8 @@ func (n *Node) fillVoters(shard int, timeout time.Duration) error {
 		if voters >= n.cfg.MaxVoters {
 			break
 		}
-		if err := r.AddVoter(s.ID, s.Address, 0, timeout).Error(); err != nil {
-			return fmt.Errorf("promote %s: %w", s.ID, n.closedOr(err))
+		if _, err := n.run(ctx, func() raft.Future { return r.AddVoter(s.ID, s.Address, 0, timeout) }); err != nil {
+			return fmt.Errorf("promote %s: %w", s.ID, err)
 		}
 		voters++
 	}

@@ -14,11 +14,9 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
-	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
-	"go.etcd.io/bbolt"
 )
 
-// network is how a Node reaches its disk and its peers: bolt files and one
+// network is how a Node reaches its disk and its peers: a Pebble log store and one
 // TLS port in production (tcpNetwork), raft's in-memory transport and
 // stores in tests (InmemNetwork). Everything above it is shared.
 type network interface {
@@ -49,11 +47,22 @@ const (
 	transportTimeout = 2 * time.Second
 )
 
+// Pipelined replication is off, on both networks. In hashicorp/raft (1.7.3
+// and 1.8.0) a follower's rejected append ends the pipeline's decoder;
+// when the replication loop then sends once more, the send waits forever
+// on a channel only the decoder drains, while the pipeline's Close waits
+// behind that send. The follower then gets heartbeats but never another
+// entry, and Raft.Shutdown hangs (seen here as a hung Close after
+// RemoveNode; grafana/pyroscope#5518 describes it). Without a pipeline
+// each follower has one AppendEntries in flight, of up to 64 entries.
+const transportMaxInFlight = 1
+
 type tcpNetwork struct {
 	ln        net.Listener
 	advertise string
 	tls       *tls.Config
 	dataDir   string
+	logs      *logDB // opened with the first shard, closed with the last
 }
 
 func listenTCP(cfg Config) (*tcpNetwork, error) {
@@ -110,30 +119,34 @@ func (t *tcpNetwork) openShard(cfg Config, shard int, m *mux, log hclog.Logger) 
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return shardIO{}, fmt.Errorf("raftstore: shard %d: %w", shard, err)
 	}
-	// A second process on the same DataDir fails instead of waiting forever
-	// for bolt's file lock.
-	bolt, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(dir, "raft.db"),
-		BoltOptions: &bbolt.Options{Timeout: time.Second}})
-	if err != nil {
-		return shardIO{}, fmt.Errorf("raftstore: shard %d: open raft.db: %w", shard, err)
+	if t.logs == nil {
+		// One log database for every shard (see logDB). A second process
+		// on the same DataDir fails on Pebble's lock file.
+		db, err := openLogDB(filepath.Join(cfg.DataDir, "log"), cfg.Logger)
+		if err != nil {
+			return shardIO{}, err
+		}
+		t.logs = db
 	}
+	store := t.logs.shard(shard)
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(dir, 2, log)
 	if err != nil {
-		bolt.Close()
+		store.Close()
 		return shardIO{}, fmt.Errorf("raftstore: shard %d: snapshots: %w", shard, err)
 	}
-	logs, err := raft.NewLogCache(512, bolt)
+	logs, err := raft.NewLogCache(512, store)
 	if err != nil {
-		bolt.Close()
+		store.Close()
 		return shardIO{}, fmt.Errorf("raftstore: shard %d: log cache: %w", shard, err)
 	}
 	trans := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
-		Stream:  newStreamLayer(m, shard),
-		MaxPool: transportMaxPool,
-		Timeout: transportTimeout,
-		Logger:  log,
+		Stream:          newStreamLayer(m, shard),
+		MaxPool:         transportMaxPool,
+		MaxRPCsInFlight: transportMaxInFlight,
+		Timeout:         transportTimeout,
+		Logger:          log,
 	})
-	return shardIO{logs: logs, stable: bolt, snaps: snaps, trans: trans, close: bolt.Close}, nil
+	return shardIO{logs: logs, stable: store, snaps: snaps, trans: trans, close: store.Close}, nil
 }
 
 func (t *tcpNetwork) dial(ctx context.Context, addr string) (net.Conn, error) {

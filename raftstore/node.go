@@ -24,6 +24,8 @@ type Node struct {
 	ctx    context.Context // ends at Close; bounds background and admin work
 	cancel context.CancelFunc
 
+	futures *futures
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -32,6 +34,7 @@ type shard struct {
 	raft     *raft.Raft
 	fsm      *appliedFSM
 	logs     raft.LogStore
+	trans    raft.Transport
 	hadState bool // before this start; decides bootstrap and join
 	close    func() error
 }
@@ -58,7 +61,7 @@ func New(cfg Config) (*Node, error) {
 
 // newNode builds a Node on any network; cfg has its defaults.
 func newNode(cfg Config, nw network) (*Node, error) {
-	n := &Node{cfg: cfg, log: cfg.Logger, net: nw}
+	n := &Node{cfg: cfg, log: cfg.Logger, net: nw, futures: newFutures()}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	n.mux = newMux(nw, n.log, cfg.Shards)
 	n.mux.admin = n.serveAdmin
@@ -94,7 +97,7 @@ func (n *Node) openShard(i int) (*shard, error) {
 		io.close()
 		return nil, fmt.Errorf("raftstore: shard %d: start raft: %w", i, err)
 	}
-	return &shard{raft: r, fsm: fsm, logs: io.logs, hadState: hadState, close: io.close}, nil
+	return &shard{raft: r, fsm: fsm, logs: io.logs, trans: io.trans, hadState: hadState, close: io.close}, nil
 }
 
 // Start makes a new node a member: with Bootstrap it becomes the sole voter
@@ -112,7 +115,9 @@ func (n *Node) Start(ctx context.Context) error {
 			if s.hadState {
 				continue
 			}
-			err := s.raft.BootstrapCluster(raft.Configuration{Servers: []raft.Server{self}}).Error()
+			_, err := n.run(ctx, func() raft.Future {
+				return s.raft.BootstrapCluster(raft.Configuration{Servers: []raft.Server{self}})
+			})
 			if err != nil && !errors.Is(err, raft.ErrCantBootstrap) {
 				return fmt.Errorf("raftstore: bootstrap shard %d: %w", i, err)
 			}
@@ -177,9 +182,15 @@ func (n *Node) WaitLeaders(ctx context.Context) error {
 func (n *Node) Close() error {
 	n.closeOnce.Do(func() {
 		n.cancel()
+		// Let requests in flight settle while Raft and the network still
+		// work (see futures).
+		select {
+		case <-n.futures.drain():
+		case <-time.After(2*n.cfg.ElectionTimeout + transportTimeout):
+			n.log.Warn("raftstore: closing with Raft requests unsettled")
+		}
 		n.net.close()
-		// Raft first, while streams still work: its futures end, so admin
-		// handlers waiting on them return, and peers get no error noise.
+		// Raft before the streams: peers see it go without error noise.
 		var wg sync.WaitGroup
 		errs := make([]error, len(n.shards))
 		for i, s := range n.shards {
@@ -190,6 +201,7 @@ func (n *Node) Close() error {
 			})
 		}
 		wg.Wait()
+		close(n.futures.down)
 		n.mux.close()
 		for i, s := range n.shards {
 			if err := s.close(); err != nil {
@@ -278,14 +290,15 @@ func (n *Node) Apply(ctx context.Context, shard int, cmd []byte) (index uint64, 
 			return 0, nil, fmt.Errorf("raftstore: apply on shard %d: %w", shard, context.DeadlineExceeded)
 		}
 	}
-	f := s.raft.Apply(cmd, timeout)
-	if err := n.await(ctx, f); err != nil {
+	f, err := n.run(ctx, func() raft.Future { return s.raft.Apply(cmd, timeout) })
+	if err != nil {
 		if errors.Is(err, raft.ErrNotLeader) {
 			return 0, nil, n.notLeader(shard)
 		}
-		return 0, nil, fmt.Errorf("raftstore: apply on shard %d: %w", shard, n.closedOr(err))
+		return 0, nil, fmt.Errorf("raftstore: apply on shard %d: %w", shard, err)
 	}
-	return f.Index(), f.Response(), nil
+	af := f.(raft.ApplyFuture)
+	return af.Index(), af.Response(), nil
 }
 
 func (n *Node) notLeader(shard int) error {
@@ -298,25 +311,6 @@ func (n *Node) closedOr(err error) error {
 		return ErrClosed
 	}
 	return err
-}
-
-// await waits for a raft future, or for ctx. Futures cannot be cancelled,
-// so on ctx the wait goes on in a goroutine that ends with the future
-// (raft resolves every future by shutdown at the latest).
-func (n *Node) await(ctx context.Context, f raft.Future) error {
-	if ctx.Done() == nil {
-		return f.Error()
-	}
-	done := make(chan error, 1)
-	if !n.mux.goFunc(func() { done <- f.Error() }) {
-		return f.Error()
-	}
-	select {
-	case err := <-done:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // WaitApplied blocks until this node's FSM for shard has applied index:

@@ -33,16 +33,14 @@ func (r *tcpRegion) config(id string) Config {
 		r.t.Fatal(err)
 	}
 	return Config{
-		NodeID:             id,
-		BindAddr:           "127.0.0.1:0",
-		DataDir:            filepath.Join(r.dir, id),
-		Shards:             tcpShards,
-		TLS:                conf,
-		MaxVoters:          3,
-		Logger:             testLogger(r.t),
-		HeartbeatTimeout:   250 * time.Millisecond,
-		ElectionTimeout:    250 * time.Millisecond,
-		LeaderLeaseTimeout: 125 * time.Millisecond,
+		NodeID:    id,
+		BindAddr:  "127.0.0.1:0",
+		DataDir:   filepath.Join(r.dir, id),
+		Shards:    tcpShards,
+		TLS:       conf,
+		MaxVoters: 3,
+		Logger:    testLogger(r.t),
+		// The default timing, as deployed.
 	}
 }
 
@@ -88,12 +86,7 @@ func (r *tcpRegion) writeAll(prefix string, count int) [][]ack {
 	acks := make([][]ack, tcpShards)
 	for s := range tcpShards {
 		for i := range count {
-			cmd := fmt.Sprintf("%s-%d", prefix, i)
-			_, pos, err := r.apply(ctx, s, cmd)
-			if err != nil {
-				r.t.Fatalf("shard %d: apply %s: %v", s, cmd, err)
-			}
-			acks[s] = append(acks[s], ack{cmd, pos})
+			acks[s] = append(acks[s], r.mustApply(ctx, s, fmt.Sprintf("%s-%d", prefix, i)))
 		}
 	}
 	return acks
@@ -139,6 +132,7 @@ func TestTCPRegion(t *testing.T) {
 	}
 	want["n4"] = false // MaxVoters 3
 	checkMembers(t, n1.Node, want)
+	checkMembers(t, n3.Node, want) // followers learn the change a moment later
 	members, err := AdminMembers(ctx, n4.cfg.TLS, n3.Addr())
 	if err != nil || len(members) != tcpShards {
 		t.Fatalf("AdminMembers: %d shards, %v", len(members), err)
@@ -263,6 +257,7 @@ func TestTCPStreams(t *testing.T) {
 	if n2.Shards() != 16 {
 		t.Fatalf("%d shards, want the default 16", n2.Shards())
 	}
+	checkNoPipeline(t, n1.Node)
 	ln := n2.Listen('H')
 	defer ln.Close()
 	go func() {
