@@ -138,6 +138,13 @@ func (c Config) raftConfig(shard int) *raft.Config {
 	// A removed node stays a silent follower until the operator stops it,
 	// rather than leaving a shut-down raft.Raft behind in Node.Raft.
 	rc.ShutdownOnRemove = false
+	// Group commit: with the default unbuffered apply channel the leader
+	// takes one proposal per wake-up, so each log fsync carried one or two
+	// entries (2,200 creates/s on one node). Buffered, a batch of up to
+	// MaxAppendEntries proposals shares one fsync. The cost is Apply's
+	// enqueue timeout, which callers here do not use.
+	rc.BatchApplyCh = true
+	rc.MaxAppendEntries = 256
 	rc.Logger = newHCLogger(c.Logger.With("shard", shard))
 	return rc
 }
