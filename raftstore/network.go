@@ -54,7 +54,8 @@ const (
 // behind that send. The follower then gets heartbeats but never another
 // entry, and Raft.Shutdown hangs (seen here as a hung Close after
 // RemoveNode; grafana/pyroscope#5518 describes it). Without a pipeline
-// each follower has one AppendEntries in flight, of up to 64 entries.
+// each follower has one AppendEntries in flight, of up to MaxAppendEntries
+// (256) entries.
 const transportMaxInFlight = 1
 
 type tcpNetwork struct {

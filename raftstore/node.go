@@ -178,7 +178,9 @@ func (n *Node) WaitLeaders(ctx context.Context) error {
 }
 
 // Close stops every shard's Raft, the port, every stream and goroutine of
-// the node, then closes the stores. It is safe to call more than once.
+// the node, then closes the stores. Raft requests in flight (Apply,
+// membership changes) first get up to 2×ElectionTimeout+2s to settle;
+// new ones fail with ErrClosed. It is safe to call more than once.
 func (n *Node) Close() error {
 	n.closeOnce.Do(func() {
 		n.cancel()

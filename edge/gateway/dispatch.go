@@ -105,6 +105,14 @@ func at(p *shared, ev *guild.Event) *shared {
 }
 
 func (s *Server) publishOne(ev *guild.Event, only *session) {
+	switch d := ev.Data.(type) {
+	case *guild.PresenceEvent:
+		s.broadcastPresence(d.UserID, ev, only)
+		return
+	case *guild.VoiceEvent:
+		s.publishVoice(ev, d, only)
+		return
+	}
 	switch {
 	case ev.Type == "GUILD_CREATE" && ev.UserIDs != nil:
 		for _, uid := range ev.UserIDs {
@@ -140,9 +148,7 @@ func (s *Server) publishOne(ev *guild.Event, only *session) {
 					sess.dispatch(p)
 				}
 			}
-			if only == nil {
-				s.leaveVoice(ev.GuildID, uid) // out of the guild, out of its voice channels
-			}
+
 		}
 		return
 	}

@@ -1,13 +1,13 @@
 package gateway
 
 import (
+	"context"
 	"encoding/json"
-	"sync"
+	"time"
 
 	"github.com/accord-chat/accord/core/model"
 	"github.com/accord-chat/accord/edge/discord"
 	"github.com/accord-chat/accord/edge/guild"
-	"github.com/accord-chat/accord/edge/perm"
 )
 
 func validStatus(s string) bool {
@@ -18,68 +18,58 @@ func validStatus(s string) bool {
 	return false
 }
 
-// presenceState is a connected user's presence.
-type presenceState struct {
-	status     string
-	activities []json.RawMessage
-	since      *int64
-	afk        bool
-}
+// presenceView reads presence from the engine, which replicates it
+// through the region's account shard: a user is online if a session of
+// theirs is connected to any node.
+type presenceView struct{ eng *guild.Engine }
 
-// presenceStore holds presence for users with a live session on this
-// node. Users absent from it are offline.
-type presenceStore struct {
-	mu sync.RWMutex
-	m  map[ID]*presenceState
-}
-
-func newPresenceStore() *presenceStore { return &presenceStore{m: map[ID]*presenceState{}} }
-
-// connect marks the user online and reports whether they already were.
-func (p *presenceStore) connect(uid ID) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.m[uid] != nil {
-		return true
-	}
-	p.m[uid] = &presenceState{status: "online"}
-	return false
-}
-
-// disconnect marks the user offline and reports whether they were online.
-func (p *presenceStore) disconnect(uid ID) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	_, ok := p.m[uid]
-	delete(p.m, uid)
-	return ok
-}
-
-func (p *presenceStore) isConnected(uid ID) bool {
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	return p.m[uid] != nil
-}
-
-func (p *presenceStore) set(uid ID, pu presenceUpdate) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	st := p.m[uid]
-	if st == nil {
-		return
-	}
-	st.status, st.activities, st.since, st.afk = pu.Status, pu.Activities, pu.Since, pu.AFK
-}
-
-// visibleStatus is what others see: invisible users look offline.
-func (p *presenceStore) visible(uid ID) (status string, activities []json.RawMessage) {
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	st := p.m[uid]
-	if st == nil || st.status == "invisible" || st.status == "offline" {
+// visible is what others see: invisible users look offline.
+func (p presenceView) visible(uid ID) (status string, activities []json.RawMessage) {
+	pr, _ := p.eng.Presence(uid)
+	if pr.Status == "offline" {
 		return "offline", nil
 	}
-	return st.status, st.activities
+	return pr.Status, pr.Activities
+}
+
+func toPresence(pu presenceUpdate) *guild.Presence {
+	return &guild.Presence{Status: pu.Status, Activities: pu.Activities, Since: pu.Since, AFK: pu.AFK}
+}
+
+// nodeName names this node in replicated presence and voice state.
+func (s *Server) nodeName() string {
+	if s.cfg.NodeName == "" {
+		return "local"
+	}
+	return s.cfg.NodeName
+}
+
+// proposePresence records the user's presence on this node (nil: no
+// session here any more). The PRESENCE_UPDATE goes out when every node
+// applies it.
+func (s *Server) proposePresence(uid ID, p *guild.Presence) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.eng.SetPresence(ctx, s.nodeName(), uid, p); err != nil {
+		s.log.Warn("replicate presence", "user", uid, "err", err)
+	}
+}
+
+// connectPresence marks the user present on this node, keeping the
+// presence they had (on this node or another) unless they sent one.
+func (s *Server) connectPresence(uid ID, sent *presenceUpdate) {
+	if sent != nil && validStatus(sent.Status) {
+		s.proposePresence(uid, toPresence(*sent))
+		return
+	}
+	if s.eng.HasPresenceOn(uid, s.nodeName()) {
+		return
+	}
+	p := s.eng.NewestPresence(uid)
+	if p == nil {
+		p = &guild.Presence{Status: "online"}
+	}
+	s.proposePresence(uid, p)
 }
 
 // presenceObject renders a presence for one guild.
@@ -99,23 +89,18 @@ func (s *Server) presenceObject(uid, guildID ID) map[string]any {
 	return out
 }
 
-// setPresence applies op 3 and tells the user's guilds.
-func (s *Server) setPresence(uid ID, pu presenceUpdate) {
-	s.presence.set(uid, pu)
-	s.broadcastPresence(uid)
-}
-
 // broadcastPresence sends the user's presence to every session that
 // shares a guild with them and asked for presences. The cost is one pass
 // over each of the user's guilds' subscribers: O(subscribers), never
-// O(members²).
-func (s *Server) broadcastPresence(uid ID) {
+// O(members²). ev places it in the log; only, when set, restricts it to
+// one session being rebuilt (region.go).
+func (s *Server) broadcastPresence(uid ID, ev *guild.Event, only *session) {
 	for _, gid := range s.eng.UserGuilds(uid) {
-		subs := s.guildSessions(gid)
+		subs := restrict(s.guildSessions(gid), only)
 		if len(subs) == 0 {
 			continue
 		}
-		p := s.share("PRESENCE_UPDATE", s.presenceObject(uid, gid))
+		p := at(s.share("PRESENCE_UPDATE", s.presenceObject(uid, gid)), ev)
 		for _, sess := range subs {
 			if sess.user.ID != uid && sess.has(IntentGuildPresences) {
 				sess.dispatch(p)
@@ -132,19 +117,13 @@ type voiceState struct {
 	SelfDeaf  bool
 }
 
-type voiceStore struct {
-	mu sync.Mutex
-	m  map[ID]map[ID]*voiceState // guild → user → state
-}
+// voiceView reads voice states from the engine (the guild's shard).
+type voiceView struct{ eng *guild.Engine }
 
-func newVoiceStore() *voiceStore { return &voiceStore{m: map[ID]map[ID]*voiceState{}} }
-
-func (v *voiceStore) guild(gid ID) map[ID]voiceState {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	out := make(map[ID]voiceState, len(v.m[gid]))
-	for uid, st := range v.m[gid] {
-		out[uid] = *st
+func (v voiceView) guild(gid ID) map[ID]voiceState {
+	out := map[ID]voiceState{}
+	for uid, vs := range v.eng.VoiceStates(gid) {
+		out[uid] = voiceState{ChannelID: vs.ChannelID, SessionID: vs.SessionID, SelfMute: vs.SelfMute, SelfDeaf: vs.SelfDeaf}
 	}
 	return out
 }
@@ -163,91 +142,42 @@ func voiceStateObject(gid, uid ID, st voiceState, m *model.Member, u *model.User
 	return out
 }
 
-// updateVoiceState records op 4 (joining, moving, leaving a voice
-// channel) and announces it. Media is the SFU's job.
+// updateVoiceState replicates op 4 (joining, moving, leaving a voice
+// channel). A request the user may not make changes nothing, as on
+// Discord. Media is the SFU's job.
 func (s *Server) updateVoiceState(sess *session, vs voiceStateUpdate) {
-	uid := sess.user.ID
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = s.eng.UpdateVoice(ctx, sess.user.ID, vs.GuildID, vs.ChannelID, sess.id, s.nodeName(), vs.SelfMute, vs.SelfDeaf)
+}
+
+// publishVoice announces a replicated voice state change to the guild's
+// sessions that asked for voice states, and to the user's own.
+func (s *Server) publishVoice(ev *guild.Event, d *guild.VoiceEvent, only *session) {
+	st := voiceState{SessionID: d.SessionID}
 	var member *model.Member
-	ok := false
-	_ = s.eng.View(vs.GuildID, func(st *guild.State) error {
-		member = st.Members[uid]
-		if member == nil {
-			return nil
-		}
-		if vs.ChannelID == 0 {
-			ok = true
-			return nil
-		}
-		ch := st.Channels[vs.ChannelID]
-		if ch == nil || ch.Type != model.ChannelGuildVoice {
-			return nil
-		}
-		ok = st.ChannelPerms(uid, ch)&(perm.ViewChannel|perm.Connect) == perm.ViewChannel|perm.Connect
-		return nil
-	})
-	if !ok {
-		return
+	var user *model.User
+	if d.State != nil {
+		st = voiceState{ChannelID: d.State.ChannelID, SessionID: d.State.SessionID, SelfMute: d.State.SelfMute, SelfDeaf: d.State.SelfDeaf}
+		member = s.eng.Members(d.GuildID, []ID{d.UserID})[d.UserID]
+		user = s.eng.User(d.UserID)
 	}
-	st := voiceState{ChannelID: vs.ChannelID, SessionID: sess.id, SelfMute: vs.SelfMute, SelfDeaf: vs.SelfDeaf}
-	s.voice.mu.Lock()
-	g := s.voice.m[vs.GuildID]
-	if g == nil {
-		g = map[ID]*voiceState{}
-		s.voice.m[vs.GuildID] = g
-	}
-	if vs.ChannelID == 0 {
-		delete(g, uid)
-	} else {
-		g[uid] = &st
-	}
-	s.voice.mu.Unlock()
-	p := s.share("VOICE_STATE_UPDATE", voiceStateObject(vs.GuildID, uid, st, member, sess.user))
-	for _, other := range s.guildSessions(vs.GuildID) {
-		if other.has(IntentGuildVoiceStates) || other.user.ID == uid {
+	p := at(s.share("VOICE_STATE_UPDATE", voiceStateObject(d.GuildID, d.UserID, st, member, user)), ev)
+	for _, other := range restrict(s.guildSessions(d.GuildID), only) {
+		if other.has(IntentGuildVoiceStates) || other.user.ID == d.UserID {
 			other.dispatch(p)
 		}
 	}
 }
 
-// leaveVoice removes a user's voice state in a guild, if there is one, and
-// announces that they left. Voice states belong to the gateway, so it
-// drops them itself when their owner leaves the guild or their session
-// ends; otherwise GUILD_CREATE would list ghosts in voice forever.
-func (s *Server) leaveVoice(gid, uid ID) {
-	s.voice.mu.Lock()
-	st, ok := s.voice.m[gid][uid]
-	if ok {
-		delete(s.voice.m[gid], uid)
-		if len(s.voice.m[gid]) == 0 {
-			delete(s.voice.m, gid)
-		}
-	}
-	s.voice.mu.Unlock()
-	if !ok {
-		return
-	}
-	p := s.share("VOICE_STATE_UPDATE", voiceStateObject(gid, uid, voiceState{SessionID: st.SessionID}, nil, nil))
-	for _, other := range s.guildSessions(gid) {
-		if other.has(IntentGuildVoiceStates) || other.user.ID == uid {
-			other.dispatch(p)
-		}
-	}
-}
-
-// leaveVoiceSession drops the voice states a session created.
-func (s *Server) leaveVoiceSession(sessionID string) {
-	type key struct{ gid, uid ID }
-	var gone []key
-	s.voice.mu.Lock()
-	for gid, g := range s.voice.m {
-		for uid, st := range g {
-			if st.SessionID == sessionID {
-				gone = append(gone, key{gid, uid})
-			}
-		}
-	}
-	s.voice.mu.Unlock()
-	for _, k := range gone {
-		s.leaveVoice(k.gid, k.uid)
-	}
+// leaveVoiceSession drops the voice states a session created, in the
+// background (the caller may hold the server's lock).
+func (s *Server) leaveVoiceSession(uid ID, sessionID string) {
+	s.bgWG.Add(1)
+	go func() {
+		defer s.bgWG.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		s.eng.LeaveVoiceSession(ctx, uid, sessionID)
+	}()
 }

@@ -143,7 +143,7 @@ func (s *Server) handle(c *conn, data []byte) bool {
 			s.closeWith(c, CloseDecodeError)
 			return false
 		}
-		s.setPresence(sess.user.ID, pu)
+		s.proposePresence(sess.user.ID, toPresence(pu))
 	case OpVoiceStateUpdate:
 		var vs voiceStateUpdate
 		if json.Unmarshal(p.D, &vs) != nil {
@@ -254,11 +254,10 @@ func (s *Server) identify(c *conn, raw json.RawMessage) bool {
 	if s.region != nil {
 		s.region.unlockAll()
 	}
-	before, _ := s.presence.visible(user.ID)
-	wasOnline := s.presence.connect(user.ID)
-	if id.Presence != nil && validStatus(id.Presence.Status) {
-		s.presence.set(user.ID, *id.Presence)
-	}
+	// The user is present before READY is built, so the session's own
+	// presence is in its GUILD_CREATEs; the others hear of it when the
+	// region applies the change.
+	s.connectPresence(user.ID, id.Presence)
 	first := []*shared{s.readyPayload(sess, guilds)}
 	if sess.has(IntentGuilds) { // GUILD_CREATE belongs to the GUILDS intent
 		for _, g := range guilds {
@@ -270,9 +269,6 @@ func (s *Server) identify(c *conn, raw json.RawMessage) bool {
 	sess.start(first)
 	if s.region != nil {
 		s.replicateOpen(sess, anchor)
-	}
-	if after, _ := s.presence.visible(user.ID); after != before || (wasOnline && id.Presence != nil) {
-		s.broadcastPresence(user.ID)
 	}
 	return true
 }
@@ -320,10 +316,7 @@ func (s *Server) resume(c *conn, raw json.RawMessage) bool {
 	if old != nil && old != c {
 		old.closeNow(CloseUnknownError, "Session resumed elsewhere.")
 	}
-	if !s.presence.isConnected(sess.user.ID) {
-		s.presence.connect(sess.user.ID)
-		s.broadcastPresence(sess.user.ID)
-	}
+	s.connectPresence(sess.user.ID, nil)
 	return true
 }
 
@@ -367,8 +360,8 @@ func (s *Server) detach(c *conn, invalidate bool) {
 			s.removeSession(sess)
 			s.replicate(guild.SessionUpdate{Close: []string{sess.id}})
 		}
-		if !s.online(sess.user.ID) && s.presence.disconnect(sess.user.ID) {
-			s.broadcastPresence(sess.user.ID)
+		if !s.online(sess.user.ID) && s.eng.HasPresenceOn(sess.user.ID, s.nodeName()) {
+			s.proposePresence(sess.user.ID, nil)
 		}
 	}
 	// A close frame queued by the reader (4002, 4009, ...) is written by

@@ -70,8 +70,8 @@ type Server struct {
 	log      *slog.Logger
 	upgrader websocket.Upgrader
 	metrics  *metrics
-	presence *presenceStore
-	voice    *voiceStore
+	presence presenceView
+	voice    voiceView
 
 	mu       sync.RWMutex
 	sessions map[string]*session
@@ -96,8 +96,8 @@ func New(cfg Config) *Server {
 		sessions: map[string]*session{}, byUser: map[ID]map[*session]struct{}{}, subs: map[ID]map[*session]struct{}{},
 		conns: map[*conn]struct{}{},
 	}
-	s.presence = newPresenceStore()
-	s.voice = newVoiceStore()
+	s.presence = presenceView{eng: s.eng}
+	s.voice = voiceView{eng: s.eng}
 	if s.eng.Replicated() {
 		s.region = newRegional(s.eng.Shards())
 		s.eng.SetSessionHook(s.sessionMoved)
@@ -118,11 +118,15 @@ func New(cfg Config) *Server {
 func (s *Server) Run(ctx context.Context) error {
 	t := time.NewTicker(s.cfg.ResumeWindow / 6)
 	defer t.Stop()
-	var runs <-chan time.Time
+	var runs, beats <-chan time.Time
 	if s.region != nil {
 		rt := time.NewTicker(runFlush)
 		defer rt.Stop()
 		runs = rt.C
+		bt := time.NewTicker(nodeBeat)
+		defer bt.Stop()
+		beats = bt.C
+		s.beat(ctx)
 	}
 	for {
 		select {
@@ -138,6 +142,8 @@ func (s *Server) Run(ctx context.Context) error {
 			}
 		case <-runs:
 			s.flushRuns()
+		case <-beats:
+			s.beat(ctx)
 		}
 	}
 }
@@ -329,7 +335,7 @@ func (s *Server) removeSession(sess *session) {
 		s.unsubscribeLocked(sess, g)
 	}
 	s.mu.Unlock()
-	s.leaveVoiceSession(sess.id)
+	s.leaveVoiceSession(sess.user.ID, sess.id)
 }
 
 // session looks a session up by ID.
@@ -381,4 +387,25 @@ func (s *Server) Sessions() int {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return len(s.sessions)
+}
+
+// Node liveness: every node says it is alive every nodeBeat; presence and
+// voice states of a node silent for nodeDeadAfter are dropped (it died
+// with its connections).
+const (
+	nodeBeat      = 5 * time.Second
+	nodeDeadAfter = 20 * time.Second
+)
+
+func (s *Server) beat(ctx context.Context) {
+	s.bgWG.Add(1)
+	go func() {
+		defer s.bgWG.Done()
+		bctx, cancel := context.WithTimeout(ctx, nodeBeat)
+		defer cancel()
+		if err := s.eng.NodeAlive(bctx, s.nodeName()); err != nil && ctx.Err() == nil {
+			s.log.Warn("node heartbeat", "err", err)
+		}
+		s.eng.SweepNodes(bctx, nodeDeadAfter)
+	}()
 }

@@ -75,6 +75,8 @@ type Engine struct {
 
 	rep      Replicator
 	sessions sessionTable
+	presence presenceTable
+	localSeq uint64 // entries applied without replication (presence, voice)
 	shmu     sync.Mutex
 	shards   map[int]*shardPersist
 }

@@ -22,17 +22,25 @@ const (
 	entryWatermark
 	// entrySessions carries gateway session resume state.
 	entrySessions
+	// entryPresence carries presence changes and node heartbeats.
+	entryPresence
+	// entryVoice carries voice state changes of a guild.
+	entryVoice
 )
 
 // logEntry is what one Raft log entry holds. It is JSON, like the
 // embedded store's records: the model types round-trip through it
 // exactly (empty lists stay empty, which gob would turn into nil).
 type logEntry struct {
-	Kind      entryKind      `json:"k"`
-	Ops       []store.Op     `json:"ops,omitempty"`
-	Events    []wireEvent    `json:"ev,omitempty"`
-	Watermark uint64         `json:"wm,omitempty"`
-	Sessions  *SessionUpdate `json:"sess,omitempty"`
+	Kind      entryKind        `json:"k"`
+	Ops       []store.Op       `json:"ops,omitempty"`
+	Events    []wireEvent      `json:"ev,omitempty"`
+	Watermark uint64           `json:"wm,omitempty"`
+	Sessions  *SessionUpdate   `json:"sess,omitempty"`
+	Presence  []PresenceChange `json:"pres,omitempty"`
+	Alive     string           `json:"alive,omitempty"` // a node's heartbeat
+	Gone      string           `json:"gone,omitempty"`  // a node declared dead
+	Voice     []VoiceChange    `json:"voice,omitempty"`
 	// At is the proposer's clock, for state that records time: every
 	// replica must record the same.
 	At int64 `json:"at,omitempty"`

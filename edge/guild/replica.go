@@ -264,11 +264,12 @@ func (e *Engine) ApplyCommitted(shard int, entries []Committed) error {
 			}
 			sp.mu.Unlock()
 		case entryPlan:
-			e.applyOps(le.Ops)
+			left := e.applyOps(le.Ops)
 			evs, err := le.events()
 			if err != nil {
 				e.log.Error("log entry events", "shard", shard, "index", entries[i].Index, "err", err)
 			}
+			evs = append(evs, left...)
 			for k := range evs {
 				evs[k].Shard, evs[k].Index = shard, entries[i].Index
 			}
@@ -277,6 +278,17 @@ func (e *Engine) ApplyCommitted(shard int, entries []Committed) error {
 			if le.Sessions != nil {
 				e.applySessions(le.Sessions, time.UnixMilli(le.At))
 			}
+		case entryPresence, entryVoice:
+			var evs []Event
+			if le.Kind == entryPresence {
+				evs = e.applyPresence(le, entries[i].Index)
+			} else {
+				evs = e.applyVoice(le.Voice)
+			}
+			for k := range evs {
+				evs[k].Shard, evs[k].Index = shard, entries[i].Index
+			}
+			e.publish(evs)
 		}
 		sp.mu.Lock()
 		sp.applied = entries[i].Index
@@ -393,9 +405,11 @@ func (e *Engine) LeadershipChanged(shard int, leader bool) {
 
 // applyOps applies one entry's ops under the lock of the sequencer entry
 // each op belongs to, creating entries for guilds and DMs this replica
-// has not seen yet.
-func (e *Engine) applyOps(ops []store.Op) {
+// has not seen yet. A member who leaves a guild leaves its voice channels
+// too; those events are returned.
+func (e *Engine) applyOps(ops []store.Op) []Event {
 	var held *entry
+	var evs []Event
 	for _, op := range ops {
 		en := e.opEntry(op)
 		if en != held {
@@ -407,12 +421,18 @@ func (e *Engine) applyOps(ops []store.Op) {
 			}
 			held = en
 		}
+		if op.Kind == store.OpDeleteMember && en != nil && en.state != nil {
+			if ev, ok := en.state.setVoice(VoiceChange{GuildID: op.GuildID, UserID: op.UserID}); ok {
+				evs = append(evs, ev)
+			}
+		}
 		e.applyOp(en, op)
 		e.observeIDs(op)
 	}
 	if held != nil {
 		held.mu.Unlock()
 	}
+	return evs
 }
 
 // opEntry finds (or makes) the sequencer entry an op changes.

@@ -25,6 +25,8 @@ type shardSnapshot struct {
 	Watermark uint64                 `json:"watermark"`
 	LastTS    int64                  `json:"last_ts"`
 	Sessions  []SessionRecord        `json:"sessions,omitempty"`
+	Presence  *presenceSnapshot      `json:"presence,omitempty"`
+	Voice     []guildVoice           `json:"voice,omitempty"`
 }
 
 type ringSnapshot struct {
@@ -91,6 +93,13 @@ func (e *Engine) SnapshotShard(shard int) func(w io.Writer) error {
 				gs.Invites = append(gs.Invites, i)
 			}
 			snap.Guilds = append(snap.Guilds, gs)
+			if len(s.Voice) > 0 {
+				gv := guildVoice{GuildID: s.Guild.ID, States: map[ID]*VoiceState{}}
+				for uid, vs := range s.Voice {
+					gv.States[uid] = vs
+				}
+				snap.Voice = append(snap.Voice, gv)
+			}
 		}
 		en.mu.Unlock()
 	}
@@ -102,6 +111,7 @@ func (e *Engine) SnapshotShard(shard int) func(w io.Writer) error {
 	}
 	if e.rep.ShardOf(AccountKey) == shard {
 		snap.Sessions = e.sessionSnapshot()
+		snap.Presence = e.presenceSnapshot()
 	}
 	if len(dms) > 0 || e.rep.ShardOf(AccountKey) == shard {
 		e.acct.mu.RLock()
@@ -189,6 +199,16 @@ func (e *Engine) RestoreShard(shard int, r io.Reader) error {
 	}
 	if e.rep.ShardOf(AccountKey) == shard {
 		e.restoreSessions(snap.Sessions)
+		e.restorePresence(snap.Presence)
+	}
+	for _, gv := range snap.Voice {
+		if en := e.entry(gv.GuildID); en != nil {
+			en.mu.Lock()
+			if en.state != nil {
+				en.state.Voice = gv.States
+			}
+			en.mu.Unlock()
+		}
 	}
 	for _, c := range snap.DMs {
 		e.applyOps([]store.Op{{Kind: store.OpPutChannel, Channel: c}})

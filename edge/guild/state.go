@@ -21,6 +21,8 @@ type State struct {
 	Members  map[ID]*model.Member
 	Bans     map[ID]*model.Ban
 	Invites  map[string]*model.Invite
+	// Voice is who is in the guild's voice channels (hot state only).
+	Voice map[ID]*VoiceState
 }
 
 func newState() *State {
@@ -30,6 +32,7 @@ func newState() *State {
 		Members:  map[ID]*model.Member{},
 		Bans:     map[ID]*model.Ban{},
 		Invites:  map[string]*model.Invite{},
+		Voice:    map[ID]*VoiceState{},
 	}
 }
 

@@ -473,3 +473,91 @@ func TestSnapshotCatchUp(t *testing.T) {
 		t.Fatalf("new member published %d messages, want only the one after it joined", len(ids))
 	}
 }
+
+// TestPresenceAndVoiceAreReplicated: presence set through one replica and a
+// voice state set through another are seen by all, and a node that stops
+// heartbeating loses its presence and voice states everywhere.
+func TestPresenceAndVoiceAreReplicated(t *testing.T) {
+	c := newCluster(t, 3, 4)
+	ctx := context.Background()
+	uid, gid, _ := c.setup(ctx)
+	var voiceCh guild.ID
+	_ = c.members[0].eng.View(gid, func(s *guild.State) error {
+		for _, ch := range s.SortedChannels() {
+			if ch.Type == 2 {
+				voiceCh = ch.ID
+			}
+		}
+		return nil
+	})
+	alive := func(ms ...*member) {
+		for _, m := range ms {
+			if err := c.onLeader(func(e *guild.Engine) error { return e.NodeAlive(ctx, string(m.id)) }); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	alive(c.members...)
+	if err := c.onLeader(func(e *guild.Engine) error {
+		return e.SetPresence(ctx, "n1", uid, &guild.Presence{Status: "dnd"})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.onLeader(func(e *guild.Engine) error {
+		return e.UpdateVoice(ctx, uid, gid, voiceCh, "sess-1", "n1", true, false)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "presence and voice on every replica", func() bool {
+		for _, m := range c.members {
+			p, online := m.eng.Presence(uid)
+			vs, ok := m.eng.VoiceStates(gid)[uid]
+			if !online || p.Status != "dnd" || !ok || vs.ChannelID != voiceCh || !vs.SelfMute {
+				return false
+			}
+		}
+		return true
+	})
+	// Every replica published the events too.
+	for _, m := range c.members {
+		var pres, voice bool
+		m.pub.mu.Lock()
+		for _, ev := range m.pub.evs {
+			pres = pres || ev.Type == "PRESENCE_UPDATE"
+			voice = voice || ev.Type == "VOICE_STATE_UPDATE"
+		}
+		m.pub.mu.Unlock()
+		if !pres || !voice {
+			t.Fatalf("%s published presence %v, voice %v", m.id, pres, voice)
+		}
+	}
+	// n1 stops heartbeating: the others keep beating, and the sweep
+	// (with a short silence limit) drops what n1 held.
+	time.Sleep(300 * time.Millisecond)
+	alive(c.members[0], c.members[2])
+	for _, m := range c.members {
+		m.eng.SweepNodes(ctx, 200*time.Millisecond)
+	}
+	eventually(t, "dead node's presence and voice dropped", func() bool {
+		for _, m := range c.members {
+			if _, online := m.eng.Presence(uid); online {
+				return false
+			}
+			if _, ok := m.eng.VoiceStates(gid)[uid]; ok {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("never: %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

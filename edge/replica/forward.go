@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/accord-chat/accord/edge/guild"
 )
 
 // kindPropose is the internal stream kind of entries a node proposes
@@ -34,7 +36,10 @@ func (r *Replica) Shards() int { return r.n }
 func (r *Replica) Forward(ctx context.Context, shard int, data []byte) error {
 	st, ok := r.shards.(Streams)
 	if !ok {
-		return errors.New("replica: forwarding needs a network")
+		// No network to forward over (bare Raft groups in tests): the
+		// caller must find the leader itself.
+		_, leader := r.Leader(shard)
+		return &guild.NotLeaderError{Shard: shard, Leader: leader}
 	}
 	for {
 		self, leader := r.Leader(shard)

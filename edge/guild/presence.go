@@ -1,0 +1,437 @@
+package guild
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/accord-chat/accord/core/model"
+	"github.com/accord-chat/accord/edge/discord"
+	"github.com/accord-chat/accord/edge/perm"
+)
+
+// Presence and voice state are hot state of the region, replicated like
+// the rest: presence in the account shard (it spans the user's guilds),
+// voice states in their guild's shard. Every node applies the changes and
+// publishes the events to its own sessions. Neither is written to the
+// store: both describe live connections, and they die with them.
+
+// Presence is a user's presence as set on one node's sessions.
+type Presence struct {
+	Status     string            `json:"status"`
+	Activities []json.RawMessage `json:"activities,omitempty"`
+	Since      *int64            `json:"since,omitempty"`
+	AFK        bool              `json:"afk,omitempty"`
+}
+
+// PresenceChange reports a user's presence on one node; nil Presence: the
+// user has no session on that node any more.
+type PresenceChange struct {
+	Node     string    `json:"node"`
+	UserID   ID        `json:"user"`
+	Presence *Presence `json:"p,omitempty"`
+}
+
+// PresenceEvent is the payload of PRESENCE_UPDATE: whose presence changed.
+type PresenceEvent struct {
+	UserID ID `json:"user"`
+}
+
+// VoiceState is a user's voice connection in a guild.
+type VoiceState struct {
+	ChannelID ID     `json:"channel"`
+	SessionID string `json:"session"`
+	Node      string `json:"node"`
+	SelfMute  bool   `json:"self_mute,omitempty"`
+	SelfDeaf  bool   `json:"self_deaf,omitempty"`
+}
+
+// VoiceChange sets (or, with nil State, removes) a user's voice state.
+type VoiceChange struct {
+	GuildID ID          `json:"guild"`
+	UserID  ID          `json:"user"`
+	State   *VoiceState `json:"state,omitempty"`
+}
+
+// VoiceEvent is the payload of VOICE_STATE_UPDATE. State is nil when the
+// user left (SessionID still names the session that had joined).
+type VoiceEvent struct {
+	GuildID   ID          `json:"guild"`
+	UserID    ID          `json:"user"`
+	State     *VoiceState `json:"state,omitempty"`
+	SessionID string      `json:"session"`
+}
+
+// presenceTable is the account shard's presence: per user, per node, in
+// the order set (the newest wins), and when each node was last heard of.
+type presenceTable struct {
+	mu     sync.RWMutex
+	byUser map[ID]map[string]presenceEntry
+	nodes  map[string]int64 // node → last heartbeat (ms, proposer clock)
+}
+
+type presenceEntry struct {
+	P     Presence `json:"p"`
+	Index uint64   `json:"i"` // log index that set it: the newest node wins
+}
+
+// visible is what others see of a user: the newest presence among the
+// user's nodes, invisible shown as offline.
+func (t *presenceTable) visibleLocked(uid ID) (Presence, bool) {
+	var best presenceEntry
+	found := false
+	for _, e := range t.byUser[uid] {
+		if !found || e.Index > best.Index {
+			best, found = e, true
+		}
+	}
+	if !found || best.P.Status == "invisible" || best.P.Status == "offline" {
+		return Presence{Status: "offline"}, false
+	}
+	return best.P, true
+}
+
+// Presence returns what others see of a user's presence, and whether the
+// user has a session anywhere in the region.
+func (e *Engine) Presence(uid ID) (p Presence, online bool) {
+	e.presence.mu.RLock()
+	defer e.presence.mu.RUnlock()
+	p, _ = e.presence.visibleLocked(uid)
+	return p, len(e.presence.byUser[uid]) > 0
+}
+
+// SetPresence records the user's presence on node (nil: gone from it).
+// It returns once the change is committed; the PRESENCE_UPDATE reaches
+// every node's sessions when they apply it.
+func (e *Engine) SetPresence(ctx context.Context, node string, uid ID, p *Presence) error {
+	return e.proposeTo(ctx, AccountKey, &logEntry{Kind: entryPresence, Presence: []PresenceChange{{Node: node, UserID: uid, Presence: p}},
+		At: time.Now().UnixMilli()})
+}
+
+// NodeAlive records that node is up; SweepNodes forgets the presence and
+// voice states of nodes silent for too long (they died).
+func (e *Engine) NodeAlive(ctx context.Context, node string) error {
+	return e.proposeTo(ctx, AccountKey, &logEntry{Kind: entryPresence, Alive: node, At: time.Now().UnixMilli()})
+}
+
+// SweepNodes: the account shard's leader drops the presence of nodes not
+// heard of for maxSilence, and each guild shard's leader the voice states
+// of their sessions.
+func (e *Engine) SweepNodes(ctx context.Context, maxSilence time.Duration) {
+	if e.rep == nil {
+		return
+	}
+	now := time.Now().UnixMilli()
+	e.presence.mu.RLock()
+	var dead []string
+	for node, at := range e.presence.nodes {
+		if now-at > maxSilence.Milliseconds() {
+			dead = append(dead, node)
+		}
+	}
+	alive := func(node string) bool {
+		at, ok := e.presence.nodes[node]
+		return ok && now-at <= maxSilence.Milliseconds()
+	}
+	type gv struct {
+		gid ID
+		ch  VoiceChange
+	}
+	var ghosts []gv
+	e.gmu.RLock()
+	for gid, en := range e.guilds {
+		if ok, _ := e.rep.Leader(e.rep.ShardOf(gid)); !ok {
+			continue
+		}
+		en.mu.Lock()
+		if en.state != nil {
+			for uid, vs := range en.state.Voice {
+				if !alive(vs.Node) {
+					ghosts = append(ghosts, gv{gid, VoiceChange{GuildID: gid, UserID: uid}})
+				}
+			}
+		}
+		en.mu.Unlock()
+	}
+	e.gmu.RUnlock()
+	e.presence.mu.RUnlock()
+	sort.Strings(dead)
+	if ok, _ := e.rep.Leader(e.rep.ShardOf(AccountKey)); ok {
+		for _, node := range dead {
+			_ = e.proposeTo(ctx, AccountKey, &logEntry{Kind: entryPresence, Gone: node})
+		}
+	}
+	for _, g := range ghosts {
+		_ = e.proposeTo(ctx, g.gid, &logEntry{Kind: entryVoice, Voice: []VoiceChange{g.ch}})
+	}
+}
+
+// proposeTo replicates an entry in key's shard from any node: proposed
+// here when this node leads the shard, forwarded to the leader otherwise.
+// Without replication the entry is applied at once.
+func (e *Engine) proposeTo(ctx context.Context, key ID, le *logEntry) error {
+	data, err := encodeEntry(le)
+	if err != nil {
+		return err
+	}
+	if e.rep == nil {
+		return e.ApplyCommitted(0, []Committed{{Index: e.localIndex(), Data: data}})
+	}
+	shard := e.rep.ShardOf(key)
+	if ok, _ := e.rep.Leader(shard); ok {
+		return e.rep.Propose(shard, data)()
+	}
+	return e.rep.Forward(ctx, shard, data)
+}
+
+// localIndex numbers entries applied without replication.
+func (e *Engine) localIndex() uint64 {
+	e.shmu.Lock()
+	defer e.shmu.Unlock()
+	e.localSeq++
+	return e.localSeq
+}
+
+// applyPresence applies an account-shard presence entry and returns the
+// events it causes.
+func (e *Engine) applyPresence(le *logEntry, index uint64) []Event {
+	t := &e.presence
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.byUser == nil {
+		t.byUser, t.nodes = map[ID]map[string]presenceEntry{}, map[string]int64{}
+	}
+	if le.Alive != "" {
+		t.nodes[le.Alive] = le.At
+	}
+	var evs []Event
+	change := func(uid ID, fn func()) {
+		before, _ := t.visibleLocked(uid)
+		fn()
+		after, _ := t.visibleLocked(uid)
+		if !samePresence(before, after) {
+			evs = append(evs, Event{Type: "PRESENCE_UPDATE", Data: &PresenceEvent{UserID: uid}})
+		}
+	}
+	for _, c := range le.Presence {
+		change(c.UserID, func() {
+			m := t.byUser[c.UserID]
+			if c.Presence == nil {
+				delete(m, c.Node)
+				if len(m) == 0 {
+					delete(t.byUser, c.UserID)
+				}
+				return
+			}
+			if m == nil {
+				m = map[string]presenceEntry{}
+				t.byUser[c.UserID] = m
+			}
+			m[c.Node] = presenceEntry{P: *c.Presence, Index: index}
+		})
+		if _, ok := t.nodes[c.Node]; !ok && c.Presence != nil {
+			t.nodes[c.Node] = le.At
+		}
+	}
+	if le.Gone != "" {
+		delete(t.nodes, le.Gone)
+		uids := make([]ID, 0)
+		for uid, m := range t.byUser {
+			if _, ok := m[le.Gone]; ok {
+				uids = append(uids, uid)
+			}
+		}
+		sort.Slice(uids, func(i, j int) bool { return uids[i] < uids[j] })
+		for _, uid := range uids {
+			change(uid, func() {
+				delete(t.byUser[uid], le.Gone)
+				if len(t.byUser[uid]) == 0 {
+					delete(t.byUser, uid)
+				}
+			})
+		}
+	}
+	return evs
+}
+
+func samePresence(a, b Presence) bool {
+	if a.Status != b.Status || a.AFK != b.AFK || len(a.Activities) != len(b.Activities) {
+		return false
+	}
+	for i := range a.Activities {
+		if string(a.Activities[i]) != string(b.Activities[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// VoiceStates returns a copy of a guild's voice states by user.
+func (e *Engine) VoiceStates(gid ID) map[ID]VoiceState {
+	out := map[ID]VoiceState{}
+	_ = e.readGuild(gid, func(s *State) error {
+		for uid, vs := range s.Voice {
+			out[uid] = *vs
+		}
+		return nil
+	})
+	return out
+}
+
+// UpdateVoice applies op 4 for the session's user: join, move or leave
+// (channelID 0) a voice channel of the guild. It checks membership and
+// CONNECT against this node's replica of the guild, then replicates the
+// change through the guild's shard.
+func (e *Engine) UpdateVoice(ctx context.Context, uid, guildID, channelID ID, sessionID, node string, selfMute, selfDeaf bool) error {
+	var ch VoiceChange
+	err := e.readGuild(guildID, func(s *State) error {
+		if s.Members[uid] == nil {
+			return discord.ErrUnknownMember
+		}
+		if channelID == 0 {
+			if s.Voice[uid] == nil {
+				return errNoChange
+			}
+			ch = VoiceChange{GuildID: guildID, UserID: uid}
+			return nil
+		}
+		c := s.Channels[channelID]
+		if c == nil || c.Type != model.ChannelGuildVoice {
+			return discord.ErrUnknownChannel
+		}
+		if s.ChannelPerms(uid, c)&(perm.ViewChannel|perm.Connect) != perm.ViewChannel|perm.Connect {
+			return discord.ErrMissingPermissions
+		}
+		ch = VoiceChange{GuildID: guildID, UserID: uid, State: &VoiceState{ChannelID: channelID, SessionID: sessionID, Node: node,
+			SelfMute: selfMute, SelfDeaf: selfDeaf}}
+		return nil
+	})
+	if err == errNoChange {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return e.proposeTo(ctx, guildID, &logEntry{Kind: entryVoice, Voice: []VoiceChange{ch}})
+}
+
+// LeaveVoiceSession removes the voice states a gateway session created.
+func (e *Engine) LeaveVoiceSession(ctx context.Context, uid ID, sessionID string) {
+	for _, gid := range e.UserGuilds(uid) {
+		vs, ok := e.VoiceStates(gid)[uid]
+		if ok && vs.SessionID == sessionID {
+			if err := e.proposeTo(ctx, gid, &logEntry{Kind: entryVoice, Voice: []VoiceChange{{GuildID: gid, UserID: uid}}}); err != nil {
+				e.log.Warn("leave voice", "guild", gid, "user", uid, "err", err)
+			}
+		}
+	}
+}
+
+var errNoChange = fmt.Errorf("no change")
+
+// applyVoice applies voice changes to their guilds and returns the events.
+func (e *Engine) applyVoice(changes []VoiceChange) []Event {
+	var evs []Event
+	for _, c := range changes {
+		en := e.entry(c.GuildID)
+		if en == nil {
+			continue
+		}
+		en.mu.Lock()
+		if en.state != nil {
+			if ev, ok := en.state.setVoice(c); ok {
+				evs = append(evs, ev)
+			}
+		}
+		en.mu.Unlock()
+	}
+	return evs
+}
+
+// setVoice changes one voice state; it reports the event, if any.
+func (s *State) setVoice(c VoiceChange) (Event, bool) {
+	old := s.Voice[c.UserID]
+	if c.State == nil {
+		if old == nil {
+			return Event{}, false
+		}
+		delete(s.Voice, c.UserID)
+		return Event{Type: "VOICE_STATE_UPDATE", GuildID: c.GuildID, Data: &VoiceEvent{GuildID: c.GuildID, UserID: c.UserID, SessionID: old.SessionID}}, true
+	}
+	st := *c.State
+	s.Voice[c.UserID] = &st
+	return Event{Type: "VOICE_STATE_UPDATE", GuildID: c.GuildID, Data: &VoiceEvent{GuildID: c.GuildID, UserID: c.UserID, State: &st, SessionID: st.SessionID}}, true
+}
+
+// voiceSnapshot and presence snapshot types for shard snapshots.
+type guildVoice struct {
+	GuildID ID                 `json:"guild"`
+	States  map[ID]*VoiceState `json:"states"`
+}
+
+type presenceSnapshot struct {
+	ByUser map[ID]map[string]presenceEntry `json:"by_user"`
+	Nodes  map[string]int64                `json:"nodes"`
+}
+
+func (e *Engine) presenceSnapshot() *presenceSnapshot {
+	e.presence.mu.RLock()
+	defer e.presence.mu.RUnlock()
+	ps := &presenceSnapshot{ByUser: map[ID]map[string]presenceEntry{}, Nodes: map[string]int64{}}
+	for uid, m := range e.presence.byUser {
+		c := map[string]presenceEntry{}
+		for n, p := range m {
+			c[n] = p
+		}
+		ps.ByUser[uid] = c
+	}
+	for n, at := range e.presence.nodes {
+		ps.Nodes[n] = at
+	}
+	return ps
+}
+
+func (e *Engine) restorePresence(ps *presenceSnapshot) {
+	e.presence.mu.Lock()
+	defer e.presence.mu.Unlock()
+	e.presence.byUser, e.presence.nodes = map[ID]map[string]presenceEntry{}, map[string]int64{}
+	if ps == nil {
+		return
+	}
+	for uid, m := range ps.ByUser {
+		e.presence.byUser[uid] = m
+	}
+	for n, at := range ps.Nodes {
+		e.presence.nodes[n] = at
+	}
+}
+
+// HasPresenceOn reports whether the user has a presence recorded on node.
+func (e *Engine) HasPresenceOn(uid ID, node string) bool {
+	e.presence.mu.RLock()
+	defer e.presence.mu.RUnlock()
+	_, ok := e.presence.byUser[uid][node]
+	return ok
+}
+
+// NewestPresence is the user's most recently set presence on any node,
+// as set (invisible included), or nil when the user has none.
+func (e *Engine) NewestPresence(uid ID) *Presence {
+	e.presence.mu.RLock()
+	defer e.presence.mu.RUnlock()
+	var best *presenceEntry
+	for _, pe := range e.presence.byUser[uid] {
+		if best == nil || pe.Index > best.Index {
+			c := pe
+			best = &c
+		}
+	}
+	if best == nil {
+		return nil
+	}
+	p := best.P
+	return &p
+}
