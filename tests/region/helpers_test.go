@@ -445,9 +445,10 @@ func (c *gwClient) checkExactlyOnce(acked map[string]bool) {
 // sender posts messages to a channel through the given nodes in turn
 // until stopped, and records what was acknowledged.
 type sender struct {
-	mu    sync.Mutex
-	acked map[string]bool
-	order []string
+	mu     sync.Mutex
+	acked  map[string]bool
+	order  []string
+	sentAt map[string]time.Time // when the request that created it started
 }
 
 func (s *sender) run(stop <-chan struct{}, wg *sync.WaitGroup, nodes func() []string, u user, channel, tag string) {
@@ -460,11 +461,17 @@ func (s *sender) run(stop <-chan struct{}, wg *sync.WaitGroup, nodes func() []st
 		}
 		ns := nodes()
 		base := ns[i%len(ns)]
+		start := time.Now()
 		status, out, err := api(base, "POST", "/channels/"+channel+"/messages", u.token, map[string]any{"content": fmt.Sprintf("%s %d", tag, i)})
 		if err == nil && status == 200 {
 			s.mu.Lock()
-			s.acked[out["id"].(string)] = true
-			s.order = append(s.order, out["id"].(string))
+			id := out["id"].(string)
+			s.acked[id] = true
+			s.order = append(s.order, id)
+			if s.sentAt == nil {
+				s.sentAt = map[string]time.Time{}
+			}
+			s.sentAt[id] = start
 			s.mu.Unlock()
 		}
 		time.Sleep(15 * time.Millisecond)

@@ -9,7 +9,7 @@
 // down or cut off; the other catches up through hints and repair. Queries
 // go to the local datacenter's nodes (DCAwareRoundRobinPolicy) and, among
 // those, to a replica of the partition (TokenAwareHostPolicy). Only local
-// nodes are ever coordinators (a host filter): with none up, requests
+// nodes are ever coordinators (a filter on the picks): with none up, requests
 // fail rather than move to another datacenter, where LOCAL_QUORUM would
 // count that datacenter's replicas. Moving clients between datacenters is
 // the deployment's decision.

@@ -143,12 +143,17 @@ func newSession(opts Options, keyspace string) (*gocql.Session, error) {
 	c.MaxWaitSchemaAgreement = time.Minute
 	// Token-aware routing sends a statement to a replica of its partition,
 	// which saves a hop; the DC-aware fallback picks among local nodes.
-	c.PoolConfig.HostSelectionPolicy = gocql.TokenAwareHostPolicy(gocql.DCAwareRoundRobinPolicy(opts.LocalDC))
 	// Only local nodes coordinate. The policy alone would send queries to
 	// another DC when the local pool is empty, and LOCAL_QUORUM would then
 	// count that DC's replicas (or fail, for a keyspace it does not
 	// hold); failing over to another DC is the deployment's decision.
-	c.HostFilter = gocql.DataCentreHostFilter(opts.LocalDC)
+	// This is a filter on the picks rather than gocql's HostFilter: with a
+	// HostFilter, gocql 1.7 builds its token ring from the local nodes only
+	// and panics ("token map different size to token ring") on the schema
+	// event of any keyspace of the cluster that has no replica in this DC
+	// (apache/cassandra-gocql-driver#1947).
+	c.PoolConfig.HostSelectionPolicy = localOnly{
+		HostSelectionPolicy: gocql.TokenAwareHostPolicy(gocql.DCAwareRoundRobinPolicy(opts.LocalDC)), dc: opts.LocalDC}
 	// Every write carries its own timestamp (see Commit), so replaying one
 	// gives the same result: all requests may be retried.
 	c.DefaultIdempotence = true
@@ -279,4 +284,22 @@ func replicationCQL(r map[string]int) string {
 	}
 	b.WriteString("}")
 	return b.String()
+}
+
+// localOnly keeps a policy's picks in one datacenter.
+type localOnly struct {
+	gocql.HostSelectionPolicy
+	dc string
+}
+
+func (p localOnly) Pick(q gocql.ExecutableQuery) gocql.NextHost {
+	next := p.HostSelectionPolicy.Pick(q)
+	return func() gocql.SelectedHost {
+		for {
+			h := next()
+			if h == nil || h.Info().DataCenter() == p.dc {
+				return h
+			}
+		}
+	}
 }
