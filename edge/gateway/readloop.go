@@ -112,6 +112,9 @@ func (s *Server) handle(c *conn, data []byte) bool {
 	case OpHeartbeat:
 		c.lastBeat = time.Now()
 		c.push(opFrame(OpHeartbeatACK, nil))
+		if seq, err := strconv.ParseInt(string(p.D), 10, 64); err == nil && sess != nil {
+			sess.ackReplay(c, seq)
+		}
 		return true
 	case OpIdentify:
 		if sess != nil {
