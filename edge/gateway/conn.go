@@ -3,6 +3,8 @@ package gateway
 import (
 	"bytes"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -19,8 +21,9 @@ const writeTimeout = 10 * time.Second
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
 
-// conn is one WebSocket connection. The reader goroutine owns reads; a
-// writer goroutine runs only while frames are queued.
+// conn is one WebSocket connection. Reads belong to the goroutine the
+// poller starts while bytes arrive (polled.go), or to readLoop; a writer
+// goroutine runs only while frames are queued.
 type conn struct {
 	version int // the ?v= the client connected with (9 or 10)
 
@@ -50,6 +53,14 @@ type conn struct {
 	// lastBeat is when the last heartbeat (or the connection) arrived;
 	// owned by the reader goroutine.
 	lastBeat time.Time
+
+	// Readiness-driven reads (polled.go); nil raw: readLoop reads.
+	raw    syscall.RawConn
+	poll   *poller
+	pollID uint64
+	rstate atomic.Int32 // readBusy, readArmed or readEnded
+	rd     wsReader     // owned by whoever moved rstate to readBusy
+	beat   *time.Timer  // fires when no heartbeat came in time
 }
 
 func newConn(ws *websocket.Conn, srv *Server, zmode string) *conn {
@@ -185,6 +196,11 @@ func (c *conn) closeNow(code int, reason string) {
 	}
 	_ = c.ws.Close()
 	close(c.done)
+	// A socket closed here produces no event: if the poller was waiting
+	// on it, nobody else will notice that it ended.
+	if c.rstate.CompareAndSwap(readArmed, readEnded) {
+		go c.srv.endPolled(c, false)
+	}
 }
 
 // isClosing reports whether a close frame is queued or sent.

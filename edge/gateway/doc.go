@@ -8,10 +8,17 @@
 // some recipients lack the MESSAGE_CONTENT intent); each recipient gets a
 // small frame that points at the shared payload and carries its own
 // sequence number; frames are queued per connection (bounded) and written
-// by a writer goroutine that exists only while the queue is non-empty, so an
-// idle connection costs one parked reader goroutine and its buffers. A
+// by a writer goroutine that exists only while the queue is non-empty. A
 // connection whose queue overflows is closed: a slow reader never slows
 // anyone else.
+//
+// Reads are readiness-driven on Linux: one epoll poller waits on every
+// idle socket, and a goroutine exists for a connection only while its
+// client's bytes are being read and handled, so an idle connection costs
+// no goroutine. Gorilla/websocket does the handshake and every write; the
+// gateway decodes client frames itself (wsread.go). Elsewhere, for TLS,
+// and with Config.GoroutineReaders, each connection has a reader
+// goroutine blocked in gorilla's reader instead.
 //
 // The package never writes state: it reads the engine and forwards client
 // requests (presence, voice state) to the components that own them.
