@@ -150,3 +150,43 @@ func readSome(raw syscall.RawConn, buf []byte) (int, error) {
 	}
 	return n, nil
 }
+
+// rawWriter writes what a socket takes now, without waiting. Each writer
+// goroutine keeps one: a closure made per call to RawConn.Write would be
+// an allocation per delivery.
+type rawWriter struct {
+	b   []byte
+	n   int
+	err error
+	fn  func(fd uintptr) bool
+}
+
+func newRawWriter() *rawWriter {
+	w := &rawWriter{}
+	w.fn = func(fd uintptr) bool {
+		for {
+			w.n, w.err = unix.Write(int(fd), w.b)
+			if w.err != unix.EINTR {
+				return true // never wait in the runtime's poller
+			}
+		}
+	}
+	return w
+}
+
+// write writes b, or its beginning: 0 bytes, and no error, if the socket
+// takes nothing.
+func (w *rawWriter) write(raw syscall.RawConn, b []byte) (int, error) {
+	w.b = b
+	defer func() { w.b = nil }()
+	if err := raw.Write(w.fn); err != nil {
+		return 0, err
+	}
+	switch {
+	case w.err == unix.EAGAIN:
+		return 0, nil
+	case w.err != nil:
+		return 0, w.err
+	}
+	return w.n, nil
+}

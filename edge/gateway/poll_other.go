@@ -8,7 +8,7 @@ import (
 )
 
 // Off Linux there is no poller: every connection has a reader goroutine
-// (readLoop).
+// (readLoop), and every write is a writer goroutine's (flush).
 const canPoll = false
 
 type poller struct{}
@@ -22,3 +22,8 @@ func (p *poller) forget(*conn)                      {}
 func (p *poller) run(*Server)                       {}
 func (p *poller) close()                            {}
 func readSome(syscall.RawConn, []byte) (int, error) { return 0, errNoPoller }
+
+type rawWriter struct{}
+
+func newRawWriter() *rawWriter                                  { return &rawWriter{} }
+func (w *rawWriter) write(syscall.RawConn, []byte) (int, error) { return 0, errNoPoller }

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"errors"
 	"net"
 	"sync"
@@ -44,12 +45,11 @@ func (s *Server) watch(c *conn) bool {
 	if p == nil {
 		return false
 	}
-	raw, err := tc.SyscallConn()
-	if err != nil {
+	if c.raw == nil {
 		return false
 	}
 	_ = tc.SetReadDeadline(time.Time{}) // a read deadline would fail the reads
-	c.raw, c.poll = raw, p
+	c.poll = p
 	c.beat = time.AfterFunc(s.heartbeatGrace(), func() {
 		if !c.isClosing() {
 			s.closeWith(c, CloseSessionTimedOut)
@@ -61,7 +61,7 @@ func (s *Server) watch(c *conn) bool {
 			return true // closed meanwhile, and closeNow ended it
 		}
 		c.beat.Stop()
-		c.raw, c.poll, c.beat = nil, nil, nil
+		c.poll, c.beat = nil, nil
 		s.log.Warn("gateway: poller refused a connection; reading it with a goroutine", "err", err)
 		return false
 	}
@@ -134,8 +134,7 @@ func (s *Server) consume(c *conn, p []byte) (more, invalidate bool) {
 		}
 		return s.handle(c, data)
 	}, func(payload []byte) {
-		// WriteControl is safe beside the writer goroutine's writes.
-		_ = c.ws.WriteControl(websocket.PongMessage, payload, time.Now().Add(time.Second))
+		c.push(&frame{ctrl: websocket.PongMessage, raw: bytes.Clone(payload)})
 	})
 	var ce *websocket.CloseError
 	var pe wsProtocolError
@@ -145,12 +144,10 @@ func (s *Server) consume(c *conn, p []byte) (more, invalidate bool) {
 	case errors.Is(err, errTooLarge):
 		s.closeWith(c, CloseDecodeError)
 	case errors.As(err, &ce):
-		// Echo the close, as gorilla's default close handler did.
-		_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(ce.Code, ""), time.Now().Add(time.Second))
+		c.push(&frame{close: ce.Code}) // the echo, as gorilla's close handler sent it
 		return false, ce.Code == websocket.CloseNormalClosure || ce.Code == websocket.CloseGoingAway
 	case errors.As(err, &pe):
-		msg := websocket.FormatCloseMessage(websocket.CloseProtocolError, string(pe))
-		_ = c.ws.WriteControl(websocket.CloseMessage, msg[:min(len(msg), 125)], time.Now().Add(time.Second))
+		c.push(&frame{close: websocket.CloseProtocolError, reason: string(pe)})
 	}
 	return false, false
 }

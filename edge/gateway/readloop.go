@@ -20,7 +20,10 @@ import (
 const maxClientPayload = 4096
 
 // readLoop serves one connection until it ends, on a goroutine of its
-// own: off Linux, for TLS, and with Config.GoroutineReaders.
+// own: off Linux, for TLS, and with Config.GoroutineReaders. Gorilla's
+// answers to pings and closes go through the queue (newConn); only its
+// close for a broken frame (1002) it writes itself, as the connection
+// ends.
 func (s *Server) readLoop(c *conn) {
 	// Only heartbeats move the deadline: a client that sends other
 	// payloads but no heartbeat is still a zombie to the protocol.

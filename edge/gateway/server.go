@@ -86,6 +86,7 @@ type Server struct {
 	readersWG  sync.WaitGroup
 	poll       *poller // started by the first connection
 	pollFailed bool
+	writers    *writers // started by the first connection
 }
 
 // New builds the gateway; attach it to the engine with
@@ -106,8 +107,10 @@ func New(cfg Config) *Server {
 		readBuf = 1
 	}
 	s.upgrader = websocket.Upgrader{
-		// Small read buffers and pooled write buffers keep an idle
-		// connection cheap; client payloads are at most 4 KiB anyway.
+		// Small read buffers keep an idle connection cheap; client
+		// payloads are at most 4 KiB anyway. Gorilla writes nothing
+		// after the handshake (conn.go); with a pool it holds no write
+		// buffer meanwhile.
 		ReadBufferSize:  readBuf,
 		WriteBufferSize: 4096,
 		WriteBufferPool: &sync.Pool{},
@@ -149,12 +152,26 @@ func (s *Server) shutdown() {
 	}
 	s.readersWG.Wait()
 	s.mu.Lock()
-	p := s.poll
-	s.poll = nil
+	p, ws := s.poll, s.writers
+	s.poll = nil // the writers stay, stopped: a latecomer's writes go to flush
 	s.mu.Unlock()
 	if p != nil {
 		p.close()
 	}
+	if ws != nil {
+		ws.stop()
+	}
+}
+
+// writer assigns a new connection to a writer, starting the writers on
+// first use.
+func (s *Server) writer() *writerShard {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.writers == nil {
+		s.writers = startWriters()
+	}
+	return s.writers.pick()
 }
 
 // expire drops sessions detached for longer than the resume window.
