@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bytes"
+	"context"
 	"runtime"
 	"testing"
 	"time"
@@ -29,6 +30,7 @@ func TestGoroutineReaders(t *testing.T) {
 		"ClientFrames":                  TestClientFrames,
 		"IdleConnectionGoroutines":      TestIdleConnectionGoroutines,
 		"GoroutinesReturnToBaseline":    TestGoroutinesReturnToBaseline,
+		"EndsRacingShutdown":            TestEndsRacingShutdown,
 	} {
 		t.Run(name, test)
 	}
@@ -128,4 +130,48 @@ func TestIdleConnectionGoroutines(t *testing.T) {
 	if !polled && extra < n*3/4 { // other goroutines (an idle HTTP connection's) may have ended meanwhile
 		t.Fatalf("%d idle connections with goroutine readers: only %d goroutines more", n, extra)
 	}
+}
+
+// TestEndsRacingShutdown: connections ending every way at once (client
+// close, dropped socket, broken frame, heartbeat timeout, a fan-out in
+// flight) while the server shuts down. Each end is handled once: a second
+// would panic on readersWG or c.done; a missing one would hang shutdown.
+func TestEndsRacingShutdown(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.HeartbeatInterval = 100 * time.Millisecond })
+	alice := h.user("alice")
+	_, text := h.guild(alice)
+	var clients []*client
+	for range 40 {
+		c := h.dial("")
+		c.identify(alice.token, nil)
+		clients = append(clients, c)
+	}
+	published := make(chan struct{})
+	go func() {
+		defer close(published)
+		for range 50 {
+			_ = h.eng.Typing(context.Background(), alice.ID(), mustID(text))
+		}
+	}()
+	for i, c := range clients {
+		go func() {
+			switch i % 4 {
+			case 0:
+				_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
+			case 1:
+				c.kill()
+			case 2:
+				_, _ = c.ws.UnderlyingConn().Write([]byte{0x81, 0x05, 'h', 'e', 'l', 'l', 'o'}) // unmasked
+			} // 3: silent until the heartbeat timeout or the shutdown
+		}()
+	}
+	time.Sleep(5 * time.Millisecond) // some ends are under way, some not yet
+	done := make(chan struct{})
+	go func() { h.gw.shutdown(); close(done) }() // the gateway's alone: the store stays up for Typing
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		t.Fatal("shutdown hangs")
+	}
+	<-published
 }
