@@ -2,7 +2,10 @@ package gateway
 
 import (
 	"bytes"
+	"net"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -14,18 +17,28 @@ import (
 // falls this far behind is disconnected (it can RESUME and replay).
 const maxQueue = 4096
 
-// writeTimeout bounds one flush; a peer that stops reading is dropped.
+// writeTimeout bounds a blocking write; a peer that stops reading is
+// dropped.
 const writeTimeout = 10 * time.Second
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
 
-// conn is one WebSocket connection. The reader goroutine owns reads; a
-// writer goroutine runs only while frames are queued.
+// conn is one WebSocket connection. Reads belong to the goroutine the
+// poller starts while bytes arrive (polled.go), or to readLoop.
+//
+// Writes belong to one goroutine at a time (c.writing): the connection's
+// writer (writers.go) while its queue waits for it or is being written
+// without blocking, or flush, a goroutine that exists only while the
+// socket is full or for sockets without non-blocking writes (TLS, off
+// Linux). Gorilla did the handshake and writes nothing after it, so none
+// of its writes can land inside a frame written here.
 type conn struct {
 	version int // the ?v= the client connected with (9 or 10)
 
-	ws  *websocket.Conn
-	srv *Server
+	ws     *websocket.Conn
+	nc     net.Conn // ws's socket
+	srv    *Server
+	writer *writerShard
 
 	mu      sync.Mutex
 	queue   []*frame
@@ -34,8 +47,13 @@ type conn struct {
 	// more is accepted, so the close is the last thing the peer gets.
 	closing bool
 	closed  bool
-	done    chan struct{} // closed once closeNow has torn the socket down
+	yield   chan struct{} // closed by the writer when it stops for closeNow
+	done    chan struct{} // closed once the socket is torn down
 	sess    *session      // set by IDENTIFY/RESUME
+
+	// rest is the end of a frame the socket took only part of; the
+	// writer's, and written before anything else.
+	rest []byte
 
 	// Transport compression: every frame goes through one stream context.
 	zbuf  bytes.Buffer
@@ -50,10 +68,24 @@ type conn struct {
 	// lastBeat is when the last heartbeat (or the connection) arrived;
 	// owned by the reader goroutine.
 	lastBeat time.Time
+
+	// raw is the socket for non-blocking reads and writes; nil for TLS
+	// and off Linux.
+	raw syscall.RawConn
+	// Readiness-driven reads (polled.go); nil poll: readLoop reads.
+	poll   *poller
+	pollID uint64
+	rstate atomic.Int32 // readBusy, readArmed or readEnded
+	rd     wsReader     // owned by whoever moved rstate to readBusy
+	beat   *time.Timer  // fires when no heartbeat came in time
 }
 
 func newConn(ws *websocket.Conn, srv *Server, zmode string) *conn {
-	c := &conn{ws: ws, srv: srv, zmode: zmode, done: make(chan struct{}), lastBeat: time.Now()}
+	c := &conn{ws: ws, nc: ws.UnderlyingConn(), srv: srv, zmode: zmode, done: make(chan struct{}), lastBeat: time.Now()}
+	if tc, ok := c.nc.(*net.TCPConn); ok && canPoll {
+		c.raw, _ = tc.SyscallConn()
+		c.writer = srv.writer()
+	}
 	switch zmode {
 	case "zlib-stream":
 		c.zlib, _ = zlib.NewWriterLevel(&c.zbuf, zlib.BestSpeed)
@@ -61,11 +93,22 @@ func newConn(ws *websocket.Conn, srv *Server, zmode string) *conn {
 		c.zstd, _ = zstd.NewWriter(&c.zbuf, zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(zstd.SpeedFastest),
 			zstd.WithWindowSize(1<<17), zstd.WithLowerEncoderMem(true))
 	}
+	// Where gorilla still reads (readLoop), its answers to pings and
+	// closes go through the queue like every other write.
+	ws.SetPingHandler(func(p string) error {
+		c.push(&frame{ctrl: websocket.PongMessage, raw: []byte(p)})
+		return nil
+	})
+	ws.SetCloseHandler(func(code int, _ string) error {
+		c.push(&frame{close: code})
+		return nil
+	})
 	return c
 }
 
-// push queues a frame, starting the writer if it is idle. It reports false
-// when the connection is closed or was just closed for falling behind.
+// push queues a frame and, if the connection has no writer at work,
+// hands it to one. It reports false when the connection is closed or was
+// just closed for falling behind.
 func (c *conn) push(f *frame) bool {
 	c.mu.Lock()
 	if c.closed || c.closing {
@@ -90,11 +133,19 @@ func (c *conn) push(f *frame) bool {
 		return false
 	}
 	c.queue = append(c.queue, f)
-	if !c.writing {
-		c.writing = true
-		go c.flush()
+	if c.writing {
+		c.mu.Unlock()
+		return true
 	}
+	c.writing = true
 	c.mu.Unlock()
+	if c.writer == nil || f.close != 0 {
+		// No non-blocking writes here, or a close, whose write may
+		// block for a second: a goroutine of its own writes it.
+		go c.flush()
+	} else {
+		c.writer.schedule(c)
+	}
 	return true
 }
 
@@ -107,14 +158,98 @@ func (c *conn) pushAll(fs []*frame) {
 	}
 }
 
-// flush writes queued frames until the queue is empty, then exits.
+// writeQueued writes everything queued for c, appended to b, in one
+// write that does not block, and returns b for reuse. The caller is c's
+// writer. What the socket does not take, and a close frame, whose write
+// may block, are left to flush.
+func (c *conn) writeQueued(w *rawWriter, b []byte) []byte {
+	c.mu.Lock()
+	if c.closed {
+		c.yieldLocked()
+		c.mu.Unlock()
+		return b
+	}
+	frames := c.queue
+	c.queue = nil
+	c.mu.Unlock()
+	var closing *frame
+	for i, f := range frames {
+		frames[i] = nil
+		if f.close != 0 {
+			closing = f // the last frame: nothing is accepted after it
+			break
+		}
+		b = c.encode(b, f)
+	}
+	n, err := w.write(c.raw, b)
+	if err != nil {
+		c.closeAsWriter(0, "")
+		return b
+	}
+	if n < len(b) {
+		c.rest = append([]byte(nil), b[n:]...)
+	}
+	c.mu.Lock()
+	if c.queue == nil && cap(frames) <= 4 {
+		c.queue = frames[:0] // spares the next push an allocation
+	}
+	switch {
+	case c.closed:
+		c.yieldLocked()
+		c.mu.Unlock()
+	case closing != nil || c.rest != nil:
+		if closing != nil {
+			c.queue = append(c.queue, closing)
+		}
+		c.mu.Unlock()
+		go c.flush()
+	case len(c.queue) == 0:
+		c.writing = false
+		c.mu.Unlock()
+	default: // more came meanwhile: back in line, behind the others
+		c.mu.Unlock()
+		c.writer.schedule(c)
+	}
+	return b
+}
+
+// flushBatch is about how much flush hands the socket in one write.
+const flushBatch = 64 << 10
+
+// flush writes c.rest and then the queue, blocking, several frames per
+// write, until both are empty, and gives up the write role.
 func (c *conn) flush() {
 	bp := bufPool.Get().(*[]byte)
-	defer bufPool.Put(bp)
+	b := (*bp)[:0]
+	defer func() { *bp = b[:0]; bufPool.Put(bp) }()
 	var batch []*frame
+	deadline := false
+	write := func() bool {
+		if len(b) == 0 {
+			return true
+		}
+		_ = c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
+		deadline = true
+		_, err := c.nc.Write(b)
+		b = b[:0]
+		return err == nil
+	}
 	for {
 		c.mu.Lock()
-		if len(c.queue) == 0 || c.closed {
+		if c.closed {
+			c.yieldLocked()
+			c.mu.Unlock()
+			return
+		}
+		if c.rest == nil && len(c.queue) == 0 {
+			if deadline {
+				// The writers' non-blocking writes would fail on it
+				// once it passes; look again after clearing it.
+				c.mu.Unlock()
+				_ = c.nc.SetWriteDeadline(time.Time{})
+				deadline = false
+				continue
+			}
 			c.writing = false
 			c.queue = nil
 			c.mu.Unlock()
@@ -123,45 +258,29 @@ func (c *conn) flush() {
 		batch, c.queue = c.queue, batch[:0]
 		c.mu.Unlock()
 
-		_ = c.ws.SetWriteDeadline(time.Now().Add(writeTimeout))
+		b = append(b, c.rest...)
+		c.rest = nil
 		for i, f := range batch {
 			batch[i] = nil
 			if f.close != 0 {
-				c.closeNow(f.close, f.reason)
+				if write() {
+					c.closeAsWriter(f.close, f.reason)
+				} else {
+					c.closeAsWriter(0, "")
+				}
 				return
 			}
-			*bp = f.appendTo((*bp)[:0])
-			if err := c.writeMessage(*bp); err != nil {
-				c.closeNow(0, "")
+			if b = c.encode(b, f); len(b) >= flushBatch && !write() {
+				c.closeAsWriter(0, "")
 				return
 			}
+		}
+		if !write() {
+			c.closeAsWriter(0, "")
+			return
 		}
 		batch = batch[:0]
 	}
-}
-
-func (c *conn) writeMessage(b []byte) error {
-	switch c.zmode {
-	case "zlib-stream":
-		c.zbuf.Reset()
-		if _, err := c.zlib.Write(b); err != nil {
-			return err
-		}
-		if err := c.zlib.Flush(); err != nil {
-			return err
-		}
-		return c.ws.WriteMessage(websocket.BinaryMessage, c.zbuf.Bytes())
-	case "zstd-stream":
-		c.zbuf.Reset()
-		if _, err := c.zstd.Write(b); err != nil {
-			return err
-		}
-		if err := c.zstd.Flush(); err != nil {
-			return err
-		}
-		return c.ws.WriteMessage(websocket.BinaryMessage, c.zbuf.Bytes())
-	}
-	return c.ws.WriteMessage(websocket.TextMessage, b)
 }
 
 // close queues a close frame behind what is already queued.
@@ -170,7 +289,8 @@ func (c *conn) close(code int) {
 }
 
 // closeNow sends a close frame (code 0: none) and tears the connection
-// down. Safe to call more than once and from any goroutine.
+// down. Safe to call more than once and from any goroutine but the
+// writer, which calls closeAsWriter.
 func (c *conn) closeNow(code int, reason string) {
 	c.mu.Lock()
 	if c.closed {
@@ -179,12 +299,68 @@ func (c *conn) closeNow(code int, reason string) {
 	}
 	c.closed = true
 	c.queue = nil
-	c.mu.Unlock()
-	if code != 0 {
-		_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(time.Second))
+	var yield chan struct{}
+	if c.writing {
+		yield = make(chan struct{})
+		c.yield = yield
 	}
-	_ = c.ws.Close()
+	c.writing = true // nobody else may start writing
+	c.mu.Unlock()
+	canWrite := true
+	if yield != nil {
+		// Wait for the writer to finish its write: the close frame
+		// must not cut into a frame. One blocked on a peer that does
+		// not read is given up on.
+		t := time.NewTimer(time.Second)
+		select {
+		case <-yield:
+		case <-t.C:
+			canWrite = false
+		}
+		t.Stop()
+	}
+	c.shut(code, reason, canWrite)
+}
+
+// closeAsWriter is closeNow for the writer.
+func (c *conn) closeAsWriter(code int, reason string) {
+	c.mu.Lock()
+	if c.closed {
+		c.yieldLocked()
+		c.mu.Unlock()
+		return
+	}
+	c.closed = true
+	c.queue = nil
+	c.mu.Unlock()
+	c.shut(code, reason, true)
+}
+
+// yieldLocked tells a waiting closeNow that the writer has stopped; c.mu
+// must be held.
+func (c *conn) yieldLocked() {
+	if c.yield != nil {
+		close(c.yield)
+		c.yield = nil
+	}
+}
+
+// shut writes the close frame, if any and if the socket is between
+// frames, and closes the socket; the caller owns the write side.
+func (c *conn) shut(code int, reason string, canWrite bool) {
+	if code != 0 && canWrite && c.rest == nil {
+		msg := websocket.FormatCloseMessage(code, reason)
+		msg = msg[:min(len(msg), 125)] // a control frame's limit
+		_ = c.nc.SetWriteDeadline(time.Now().Add(time.Second))
+		_, _ = c.nc.Write(appendControl(nil, websocket.CloseMessage, msg))
+	}
+	_ = c.nc.Close()
 	close(c.done)
+	// A socket closed here produces no event: if the poller was waiting
+	// on it, nobody else will notice that it ended.
+	if c.rstate.CompareAndSwap(readArmed, readEnded) {
+		go c.srv.endPolled(c, false)
+	}
 }
 
 // isClosing reports whether a close frame is queued or sent.

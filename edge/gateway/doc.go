@@ -7,11 +7,20 @@
 // Fan-out rules: one event is rendered to JSON once (twice at most, when
 // some recipients lack the MESSAGE_CONTENT intent); each recipient gets a
 // small frame that points at the shared payload and carries its own
-// sequence number; frames are queued per connection (bounded) and written
-// by a writer goroutine that exists only while the queue is non-empty, so an
-// idle connection costs one parked reader goroutine and its buffers. A
-// connection whose queue overflows is closed: a slow reader never slows
-// anyone else.
+// sequence number. Frames are queued per connection (bounded) and written
+// by one of a few long-lived writers (one per P), each frame batch with
+// one write that never blocks; a connection whose socket is full gets a
+// goroutine of its own until it drains. A connection whose queue
+// overflows is closed: a slow reader never slows anyone else.
+//
+// Reads are readiness-driven on Linux: one epoll poller waits on every
+// idle socket, and a goroutine exists for a connection only while its
+// client's bytes are being read and handled, so an idle connection costs
+// no goroutine. Gorilla/websocket does the handshake; the gateway decodes
+// client frames (wsread.go) and encodes its own (wswrite.go). Elsewhere,
+// for TLS, and with Config.GoroutineReaders, each connection has a reader
+// goroutine blocked in gorilla's reader instead, and off Linux and for
+// TLS a goroutine started per batch of frames writes them.
 //
 // The package never writes state: it reads the engine and forwards client
 // requests (presence, voice state) to the components that own them.

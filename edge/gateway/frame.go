@@ -24,6 +24,7 @@ type frame struct {
 	raw    []byte // a complete non-dispatch payload (HELLO, ACK, ...)
 	close  int    // non-zero: send this close code and end the connection
 	reason string
+	ctrl   byte // non-zero: a WebSocket control frame (a pong) carrying raw
 }
 
 // appendTo writes the frame's JSON into b.

@@ -85,7 +85,8 @@ func newSeededHarness(t testing.TB, seed func(st store.Store) error, mod ...func
 	api := rest.New(rest.Config{Engine: eng, Verifier: ver, Logger: slog.New(slog.DiscardHandler),
 		AttachmentDir: filepath.Join(dir, "att"), PublicURL: srv.URL})
 	cfg := Config{Engine: eng, Verifier: ver, Renderer: api, Logger: slog.New(slog.DiscardHandler),
-		URL: "ws" + strings.TrimPrefix(srv.URL, "http") + "/gateway", HeartbeatInterval: 5 * time.Second}
+		URL: "ws" + strings.TrimPrefix(srv.URL, "http") + "/gateway", HeartbeatInterval: 5 * time.Second,
+		GoroutineReaders: goroutineReaders}
 	for _, m := range mod {
 		m(&cfg)
 	}

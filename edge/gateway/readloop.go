@@ -20,14 +20,15 @@ import (
 // maxClientPayload is Discord's limit for a payload a client sends.
 const maxClientPayload = 4096
 
-// readLoop serves one connection until it ends.
+// readLoop serves one connection until it ends, on a goroutine of its
+// own: off Linux, for TLS, and with Config.GoroutineReaders. Gorilla's
+// answers to pings and closes go through the queue (newConn); only its
+// close for a broken frame (1002) it writes itself, as the connection
+// ends.
 func (s *Server) readLoop(c *conn) {
-	c.push(s.hello())
-	// The first heartbeat may come after interval*jitter; allow a grace
-	// period on top of every interval before declaring the client gone.
 	// Only heartbeats move the deadline: a client that sends other
 	// payloads but no heartbeat is still a zombie to the protocol.
-	grace := s.cfg.HeartbeatInterval + s.cfg.HeartbeatInterval/2 + time.Second
+	grace := s.heartbeatGrace()
 	invalidate := false
 	defer func() { s.detach(c, invalidate) }()
 	for {
@@ -38,7 +39,7 @@ func (s *Server) readLoop(c *conn) {
 			switch {
 			case errors.As(err, &ne) && ne.Timeout():
 				s.closeWith(c, CloseSessionTimedOut)
-			case errors.Is(err, errTooLarge):
+			case errors.Is(err, errTooLarge), errors.Is(err, websocket.ErrReadLimit): // frame lengths past 2⁶³
 				s.closeWith(c, CloseDecodeError)
 			case websocket.IsCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway):
 				// Discord: closing with 1000 or 1001 invalidates the
@@ -112,7 +113,13 @@ func (s *Server) handle(c *conn, data []byte) bool {
 	switch p.Op {
 	case OpHeartbeat:
 		c.lastBeat = time.Now()
+		if c.beat != nil {
+			c.beat.Reset(s.heartbeatGrace())
+		}
 		c.push(opFrame(OpHeartbeatACK, nil))
+		if seq, err := strconv.ParseInt(string(p.D), 10, 64); err == nil && sess != nil {
+			sess.ackReplay(c, seq)
+		}
 		return true
 	case OpIdentify:
 		if sess != nil {
@@ -341,7 +348,7 @@ func (s *Server) invalidSession(c *conn, resumable bool) {
 	c.push(opFrame(OpInvalidSession, d))
 }
 
-// detach runs when a connection's reader ends: the session stays
+// detach runs once when a connection ends: the session stays
 // resumable for the resume window, unless invalidate (the client closed
 // with 1000/1001) ends it now.
 func (s *Server) detach(c *conn, invalidate bool) {

@@ -43,6 +43,10 @@ type Config struct {
 	// NodeName names this node in replicated session records (its Raft
 	// ID); sessions held elsewhere are resumed from those records.
 	NodeName string
+	// GoroutineReaders gives every connection a goroutine blocked in a
+	// read, as off Linux, instead of the epoll poller that reads only
+	// when bytes arrive (about 9 KiB more per idle connection).
+	GoroutineReaders bool
 }
 
 func (c *Config) defaults() {
@@ -77,11 +81,15 @@ type Server struct {
 	sessions map[string]*session
 	byUser   map[ID]map[*session]struct{}
 	subs     map[ID]map[*session]struct{} // guild → subscribed sessions
-	// conns holds every connection with a reader, identified or not, so
-	// that shutdown can close them all.
-	conns     map[*conn]struct{}
-	closing   bool
-	readersWG sync.WaitGroup
+	// conns holds every open connection, identified or not, so that
+	// shutdown can close them all; readersWG counts them until their end
+	// has been handled.
+	conns      map[*conn]struct{}
+	closing    bool
+	readersWG  sync.WaitGroup
+	poll       *poller // started by the first connection
+	pollFailed bool
+	writers    *writers // started by the first connection
 
 	region *regional      // nil unless the engine is a region replica
 	bgWG   sync.WaitGroup // background replication of session state
@@ -102,10 +110,18 @@ func New(cfg Config) *Server {
 		s.region = newRegional(s.eng.Shards())
 		s.eng.SetSessionHook(s.sessionMoved)
 	}
+	readBuf := 512
+	if canPoll && !cfg.GoroutineReaders {
+		// Gorilla reads only for connections the poller cannot take
+		// (TLS); it rounds this up to its minimum, 125 bytes.
+		readBuf = 1
+	}
 	s.upgrader = websocket.Upgrader{
-		// Small read buffers and pooled write buffers keep an idle
-		// connection cheap; client payloads are at most 4 KiB anyway.
-		ReadBufferSize:  512,
+		// Small read buffers keep an idle connection cheap; client
+		// payloads are at most 4 KiB anyway. Gorilla writes nothing
+		// after the handshake (conn.go); with a pool it holds no write
+		// buffer meanwhile.
+		ReadBufferSize:  readBuf,
 		WriteBufferSize: 4096,
 		WriteBufferPool: &sync.Pool{},
 		CheckOrigin:     func(*http.Request) bool { return true },
@@ -164,6 +180,27 @@ func (s *Server) shutdown() {
 		c.closeNow(websocket.CloseGoingAway, "server shutting down")
 	}
 	s.readersWG.Wait()
+	s.mu.Lock()
+	p, ws := s.poll, s.writers
+	s.poll = nil // the writers stay, stopped: a latecomer's writes go to flush
+	s.mu.Unlock()
+	if p != nil {
+		p.close()
+	}
+	if ws != nil {
+		ws.stop()
+	}
+}
+
+// writer assigns a new connection to a writer, starting the writers on
+// first use.
+func (s *Server) writer() *writerShard {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.writers == nil {
+		s.writers = startWriters()
+	}
+	return s.writers.pick()
 }
 
 // expire drops sessions detached for longer than the resume window.
@@ -244,19 +281,26 @@ func (s *Server) Handler() http.Handler {
 		s.readersWG.Add(1)
 		s.mu.Unlock()
 		s.metrics.connections.Inc()
+		c.push(s.hello())
+		if s.watch(c) {
+			return
+		}
 		// The HTTP handler's goroutine has a grown stack from request
 		// parsing; reading on a fresh goroutine lets it go.
 		go func() {
-			defer s.readersWG.Done()
-			defer s.metrics.connections.Dec()
-			defer func() {
-				s.mu.Lock()
-				delete(s.conns, c)
-				s.mu.Unlock()
-			}()
+			defer s.connDone(c)
 			s.readLoop(c)
 		}()
 	})
+}
+
+// connDone forgets a connection whose end has been handled.
+func (s *Server) connDone(c *conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+	s.metrics.connections.Dec()
+	s.readersWG.Done()
 }
 
 func (s *Server) hello() *frame {

@@ -119,6 +119,35 @@ func (s *session) missedSince(seq int64) ([]*frame, bool) {
 	return out, true
 }
 
+// ackReplay drops the replayed frames up to seq, which the client on c
+// says (in a heartbeat) it has received: a RESUME, which carries the
+// same last-received seq, never asks for them again. A RESUME from before
+// seq then gets op 9, as one older than the ring does. Without this
+// every idle session would hold READY and GUILD_CREATE (about 3 KiB) for
+// as long as it lives. A heartbeat from a connection that no longer holds
+// the session acknowledges nothing.
+func (s *session) ackReplay(c *conn, seq int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.conn != c {
+		return
+	}
+	n := len(s.replay)
+	drop := min(seq, s.seq) - (s.seq - int64(n)) // the kept frames are s.seq-n+1 … s.seq
+	switch {
+	case drop <= 0:
+		return
+	case drop >= int64(n):
+		s.replay, s.head = nil, 0 // an idle session holds no frames
+		return
+	}
+	kept := make([]*frame, n-int(drop))
+	for i := range kept {
+		kept[i] = s.replay[(s.head+int(drop)+i)%n]
+	}
+	s.replay, s.head = kept, 0
+}
+
 // inShard reports whether a guild belongs to the session's shard.
 func (s *session) inShard(guildID ID) bool {
 	if s.shard[1] <= 1 {
