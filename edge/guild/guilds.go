@@ -53,7 +53,10 @@ func (e *Engine) CreateGuild(ctx context.Context, ownerID ID, name string, icon 
 		return 0, discord.ErrMaxGuilds
 	}
 	now := e.Now()
-	gid := e.NewID()
+	gid, err := e.newGuildID()
+	if err != nil {
+		return 0, err
+	}
 	text := &model.Channel{ID: e.NewID(), Type: model.ChannelGuildText, GuildID: gid, Name: "general", Position: 0, PermissionOverwrites: []model.Overwrite{}}
 	voice := &model.Channel{ID: e.NewID(), Type: model.ChannelGuildVoice, GuildID: gid, Name: "General", Position: 0, Bitrate: 64000, PermissionOverwrites: []model.Overwrite{}}
 	g := &model.Guild{ID: gid, Name: strings.TrimSpace(name), Icon: icon, OwnerID: ownerID, AFKTimeout: 300,
@@ -78,7 +81,7 @@ func (e *Engine) CreateGuild(ctx context.Context, ownerID ID, name string, icon 
 	e.guilds[gid] = en
 	e.gmu.Unlock()
 	en.mu.Unlock()
-	err := e.sequence(ctx, en, func() (*plan, error) { return p, nil })
+	err = e.sequence(ctx, en, func() (*plan, error) { return p, nil })
 	if err != nil {
 		e.gmu.Lock()
 		delete(e.guilds, gid)
@@ -210,4 +213,24 @@ func (e *Engine) Members(guildID ID, userIDs []ID) map[ID]*model.Member {
 		return nil
 	})
 	return out
+}
+
+// newGuildID picks a new guild's ID. In a region it picks one whose shard
+// this node leads, so the creation is sequenced here rather than sent to
+// another node that would pick another ID (and maybe another shard). A
+// node that leads no shard sends the request to a node that does.
+func (e *Engine) newGuildID() (ID, error) {
+	if e.rep == nil {
+		return e.NewID(), nil
+	}
+	var gid ID
+	for range 256 {
+		gid = e.NewID()
+		if ok, _ := e.rep.Leader(e.rep.ShardOf(gid)); ok {
+			return gid, nil
+		}
+	}
+	shard := e.rep.ShardOf(gid)
+	_, addr := e.rep.Leader(shard)
+	return 0, &NotLeaderError{Shard: shard, Leader: addr}
 }

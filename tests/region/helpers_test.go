@@ -280,7 +280,7 @@ type gwClient struct {
 	seq       int64
 	msgs      []string // MESSAGE_CREATE ids, in order of arrival
 	seqs      []int64
-	guild     map[string]any // last GUILD_CREATE
+	guilds    map[string]map[string]any // GUILD_CREATE by guild ID
 	ready     chan struct{}
 	closed    chan struct{}
 	wmu       sync.Mutex
@@ -373,7 +373,11 @@ func (c *gwClient) read() {
 				var d map[string]any
 				_ = json.Unmarshal(p.D, &d)
 				c.mu.Lock()
-				c.guild = d
+				if c.guilds == nil {
+					c.guilds = map[string]map[string]any{}
+				}
+				id, _ := d["id"].(string)
+				c.guilds[id] = d
 				c.mu.Unlock()
 				readyOnce.Do(func() { close(c.ready) })
 			case "RESUMED":
@@ -510,10 +514,17 @@ func firstTextChannel(t *testing.T, base, token, guild string) string {
 	return ""
 }
 
-func (c *gwClient) guildCreate() map[string]any {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.guild
+// guildCreate waits (briefly) for the guild's GUILD_CREATE.
+func (c *gwClient) guildCreate(id string) map[string]any {
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		c.mu.Lock()
+		g := c.guilds[id]
+		c.mu.Unlock()
+		if g != nil {
+			return g
+		}
+	}
+	return nil
 }
 
 func channelLastMessage(g map[string]any, channel string) string {

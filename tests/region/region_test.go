@@ -25,8 +25,17 @@ func setup(t *testing.T, r *region) *world {
 		// shard, so most of these are forwarded to its leader.
 		w.users = append(w.users, register(t, r.url(i), fmt.Sprintf("user%d", i)))
 	}
-	g := mustAPI(t, r.url(2), "POST", "/guilds", w.users[0].token, map[string]any{"name": "region"}, 201)
-	w.guild = g["id"].(string)
+	// Every node creates a guild at the first try: a node picks an ID in a
+	// shard it leads (no 503 for the client to retry).
+	for n := 1; n <= r.nodes; n++ {
+		status, g, err := api(r.url(n), "POST", "/guilds", w.users[0].token, map[string]any{"name": fmt.Sprintf("region %d", n)})
+		if err != nil || status != 201 {
+			t.Fatalf("create guild on node %d: %d %v %v", n, status, g, err)
+		}
+		if n == 2 {
+			w.guild = g["id"].(string)
+		}
+	}
 	chans := mustAPI(t, r.url(3), "GET", "/guilds/"+w.guild+"/channels", w.users[0].token, nil, 200)
 	_ = chans
 	// The channel list is an array; read it through the raw helper.
@@ -50,31 +59,11 @@ func TestRegionLeaderKilledMidStream(t *testing.T) {
 
 	leader := r.leaderOf(gid)
 	t.Logf("guild %s: shard leader is node %d", w.guild, leader)
-	var liveMu sync.Mutex
-	live := map[int]bool{1: true, 2: true, 3: true}
-	nodes := func() []string {
-		liveMu.Lock()
-		defer liveMu.Unlock()
-		var out []string
-		for i := 1; i <= 3; i++ {
-			if live[i] {
-				out = append(out, r.url(i))
-			}
-		}
-		return out
-	}
-	s := &sender{acked: map[string]bool{}}
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for i, u := range w.users {
-		wg.Add(1)
-		go s.run(stop, &wg, nodes, u, w.channel, fmt.Sprintf("u%d", i))
-	}
+	live := newLiveSet(r, 1, 2, 3)
+	s, stop, wg := startSenders(w, live.urls)
 	time.Sleep(1500 * time.Millisecond)
 	before := len(s.snapshot())
-	liveMu.Lock()
-	live[leader] = false
-	liveMu.Unlock()
+	live.set(leader, false)
 	r.kill(leader)
 	t.Logf("killed node %d after %d acknowledged messages", leader, before)
 	time.Sleep(3 * time.Second)
@@ -124,7 +113,7 @@ func TestRegionLeaderKilledMidStream(t *testing.T) {
 	r.start(3)
 	c := connect(t, r.url(leader), "user1@restarted", w.users[0])
 	last := ref[len(ref)-1]
-	if got := channelLastMessage(c.guildCreate(), w.channel); got != last {
+	if got := channelLastMessage(c.guildCreate(w.guild), w.channel); got != last {
 		t.Fatalf("restarted node's GUILD_CREATE has last_message_id %s, want %s", got, last)
 	}
 	out := mustAPI(t, r.url(leader), "POST", "/channels/"+w.channel+"/messages", w.users[1].token, map[string]any{"content": "after restart"}, 200)
@@ -143,35 +132,15 @@ func TestRegionLeaderKilledMidStream(t *testing.T) {
 func TestRegionMembershipChangesUnderTraffic(t *testing.T) {
 	r := startRegion(t, 3)
 	w := setup(t, r)
-	var liveMu sync.Mutex
-	live := map[int]bool{1: true, 2: true, 3: true}
-	nodes := func() []string {
-		liveMu.Lock()
-		defer liveMu.Unlock()
-		var out []string
-		for i := 1; i <= 4; i++ {
-			if live[i] {
-				out = append(out, r.url(i))
-			}
-		}
-		return out
-	}
-	s := &sender{acked: map[string]bool{}}
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for i, u := range w.users {
-		wg.Add(1)
-		go s.run(stop, &wg, nodes, u, w.channel, fmt.Sprintf("u%d", i))
-	}
+	live := newLiveSet(r, 1, 2, 3)
+	s, stop, wg := startSenders(w, live.urls)
 	time.Sleep(time.Second)
 
 	// A fourth node joins while messages flow, and takes traffic.
 	r.start(4)
 	c4 := connect(t, r.url(4), "user1@node4", w.users[0])
 	c4At := time.Now()
-	liveMu.Lock()
-	live[4] = true
-	liveMu.Unlock()
+	live.set(4, true)
 	joinedAt := len(s.snapshot())
 	time.Sleep(time.Second)
 
@@ -182,9 +151,7 @@ func TestRegionMembershipChangesUnderTraffic(t *testing.T) {
 	if err != nil {
 		t.Fatalf("region remove: %v\n%s", err, out)
 	}
-	liveMu.Lock()
-	live[2] = false
-	liveMu.Unlock()
+	live.set(2, false)
 	r.kill(2)
 	time.Sleep(1500 * time.Millisecond)
 	close(stop)
@@ -291,4 +258,50 @@ func TestRegionResumeOnAnotherNode(t *testing.T) {
 	out := mustAPI(t, r.url(3), "POST", "/channels/"+w.channel+"/messages", w.users[0].token, map[string]any{"content": "live after resume"}, 200)
 	c.waitAll(map[string]bool{out["id"].(string): true}, 20*time.Second)
 	ref.waitAll(missed, 20*time.Second)
+}
+
+// liveSet is the nodes the senders may use.
+type liveSet struct {
+	r  *region
+	mu sync.Mutex
+	on map[int]bool
+}
+
+func newLiveSet(r *region, nodes ...int) *liveSet {
+	l := &liveSet{r: r, on: map[int]bool{}}
+	for _, n := range nodes {
+		l.on[n] = true
+	}
+	return l
+}
+
+func (l *liveSet) set(node int, on bool) {
+	l.mu.Lock()
+	l.on[node] = on
+	l.mu.Unlock()
+}
+
+func (l *liveSet) urls() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for i := 1; i <= 9; i++ {
+		if l.on[i] {
+			out = append(out, l.r.url(i))
+		}
+	}
+	return out
+}
+
+// startSenders has every user post to the channel through the live
+// nodes until stop is closed.
+func startSenders(w *world, nodes func() []string) (*sender, chan struct{}, *sync.WaitGroup) {
+	s := &sender{acked: map[string]bool{}}
+	stop := make(chan struct{})
+	wg := &sync.WaitGroup{}
+	for i, u := range w.users {
+		wg.Add(1)
+		go s.run(stop, wg, nodes, u, w.channel, fmt.Sprintf("u%d", i))
+	}
+	return s, stop, wg
 }
