@@ -188,15 +188,9 @@ func migrate(ctx context.Context, sess *gocql.Session, opts Options) error {
 
 	// The common case, every migration applied, costs one local read and
 	// works while another datacenter is down.
-	done := map[int]bool{}
-	iter := sess.Query(qMigrationStates).WithContext(ctx).Iter()
-	var v int
-	var state string
-	for iter.Scan(&v, &state) {
-		done[v] = state == "done"
-	}
-	if err := iter.Close(); err != nil {
-		return wrap(err, "read schema_migrations")
+	done, err := migrationStates(ctx, sess)
+	if err != nil {
+		return err
 	}
 	owner := newOwner()
 	for _, m := range ms {
@@ -208,6 +202,35 @@ func migrate(ctx context.Context, sess *gocql.Session, opts Options) error {
 		}
 	}
 	return nil
+}
+
+// migrationStates reads which migrations are done. A process that found
+// schema_migrations created a moment ago by another may ask a node that
+// has not applied that schema change yet ("table schema_migrations does
+// not exist"): it waits for agreement and asks again, for a while.
+func migrationStates(ctx context.Context, sess *gocql.Session) (map[int]bool, error) {
+	for attempt := 0; ; attempt++ {
+		done := map[int]bool{}
+		iter := sess.Query(qMigrationStates).WithContext(ctx).Iter()
+		var v int
+		var state string
+		for iter.Scan(&v, &state) {
+			done[v] = state == "done"
+		}
+		err := iter.Close()
+		if err == nil {
+			return done, nil
+		}
+		if attempt >= 40 || !strings.Contains(err.Error(), "does not exist") {
+			return nil, wrap(err, "read schema_migrations")
+		}
+		_ = sess.AwaitSchemaAgreement(ctx)
+		select {
+		case <-ctx.Done():
+			return nil, wrap(ctx.Err(), "read schema_migrations")
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
 }
 
 func newOwner() string {
