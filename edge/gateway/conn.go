@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"bytes"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -9,8 +8,6 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
-	"github.com/klauspost/compress/zlib"
-	"github.com/klauspost/compress/zstd"
 )
 
 // maxQueue bounds the frames waiting for one connection. A client that
@@ -55,11 +52,8 @@ type conn struct {
 	// writer's, and written before anything else.
 	rest []byte
 
-	// Transport compression: every frame goes through one stream context.
-	zbuf  bytes.Buffer
-	zlib  *zlib.Writer
-	zstd  *zstd.Encoder
-	zmode string
+	// Transport compression, if asked for (nil: none).
+	z *compressor
 
 	// Client-sent event budget (120 per 60 s).
 	windowStart time.Time
@@ -81,18 +75,12 @@ type conn struct {
 }
 
 func newConn(ws *websocket.Conn, srv *Server, zmode string) *conn {
-	c := &conn{ws: ws, nc: ws.UnderlyingConn(), srv: srv, zmode: zmode, done: make(chan struct{}), lastBeat: time.Now()}
+	c := &conn{ws: ws, nc: ws.UnderlyingConn(), srv: srv, done: make(chan struct{}), lastBeat: time.Now()}
 	if tc, ok := c.nc.(*net.TCPConn); ok && canPoll {
 		c.raw, _ = tc.SyscallConn()
 		c.writer = srv.writer()
 	}
-	switch zmode {
-	case "zlib-stream":
-		c.zlib, _ = zlib.NewWriterLevel(&c.zbuf, zlib.BestSpeed)
-	case "zstd-stream":
-		c.zstd, _ = zstd.NewWriter(&c.zbuf, zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(zstd.SpeedFastest),
-			zstd.WithWindowSize(1<<17), zstd.WithLowerEncoderMem(true))
-	}
+	c.z = newCompressor(zmode)
 	// Where gorilla still reads (readLoop), its answers to pings and
 	// closes go through the queue like every other write.
 	ws.SetPingHandler(func(p string) error {

@@ -180,11 +180,11 @@ func (s *Server) publishOne(ev *guild.Event, only *session) {
 	if m, ok := ev.Data.(*model.Member); ok && ev.Type == "GUILD_MEMBER_UPDATE" {
 		self = m.UserID
 	}
-	kept := recipients[:0]
-	for _, sess := range recipients {
-		if intent == 0 || sess.has(intent) || (self != 0 && sess.user.ID == self) {
-			kept = append(kept, sess)
-		}
+	kept := recipients
+	if intent != 0 {
+		kept = keep(recipients, func(sess *session) bool {
+			return sess.has(intent) || (self != 0 && sess.user.ID == self)
+		})
 	}
 	if len(kept) == 0 {
 		return
@@ -218,13 +218,9 @@ func (s *Server) publishOne(ev *guild.Event, only *session) {
 // filterGuildPerm keeps the sessions whose user holds any of bits at guild
 // level.
 func (s *Server) filterGuildPerm(guildID ID, sessions []*session, bits uint64) []*session {
-	out := sessions[:0]
+	var out []*session
 	_ = s.eng.View(guildID, func(st *guild.State) error {
-		for _, sess := range sessions {
-			if st.BasePerms(sess.user.ID)&bits != 0 {
-				out = append(out, sess)
-			}
-		}
+		out = keep(sessions, func(sess *session) bool { return st.BasePerms(sess.user.ID)&bits != 0 })
 		return nil
 	})
 	return out
@@ -250,14 +246,14 @@ func needsStripping(sess *session, m *model.Message) bool {
 // visible to every member, which spares a permission computation per
 // recipient in the common case.
 func (s *Server) filterVisible(ev *guild.Event, sessions []*session) []*session {
-	out := sessions[:0]
+	var out []*session
 	_ = s.eng.View(ev.GuildID, func(st *guild.State) error {
 		ch := st.Channels[ev.ChannelID]
 		if c, ok := ev.Data.(*model.Channel); ok && (ch == nil || ev.Type == "CHANNEL_DELETE") {
 			ch = c
 		}
 		if ch == nil {
-			out = append(out, sessions...)
+			out = sessions
 			return nil
 		}
 		need := uint64(perm.ViewChannel)
@@ -265,14 +261,10 @@ func (s *Server) filterVisible(ev *guild.Event, sessions []*session) []*session 
 			need |= perm.Connect // a voice channel's text chat needs CONNECT
 		}
 		if ev := st.Everyone(); ev != nil && len(ch.PermissionOverwrites) == 0 && ev.Permissions&need == need {
-			out = append(out, sessions...)
+			out = sessions
 			return nil
 		}
-		for _, sess := range sessions {
-			if st.ChannelPerms(sess.user.ID, ch)&need == need {
-				out = append(out, sess)
-			}
-		}
+		out = keep(sessions, func(sess *session) bool { return st.ChannelPerms(sess.user.ID, ch)&need == need })
 		return nil
 	})
 	return out

@@ -37,7 +37,7 @@ var errWouldBlock = errors.New("gateway: read would block")
 // (TLS, a switched-off or failed poller) and the caller must read it with
 // readLoop.
 func (s *Server) watch(c *conn) bool {
-	tc, ok := c.ws.UnderlyingConn().(*net.TCPConn)
+	tc, ok := c.nc.(*net.TCPConn)
 	if !ok || !canPoll || s.cfg.GoroutineReaders {
 		return false
 	}
@@ -65,6 +65,9 @@ func (s *Server) watch(c *conn) bool {
 		s.log.Warn("gateway: poller refused a connection; reading it with a goroutine", "err", err)
 		return false
 	}
+	// Gorilla's connection, with its read buffer and handlers, is not
+	// used again: it only did the handshake.
+	c.ws = nil
 	return true
 }
 

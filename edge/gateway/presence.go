@@ -91,18 +91,18 @@ func (s *Server) presenceObject(uid, guildID ID) map[string]any {
 
 // broadcastPresence sends the user's presence to every session that
 // shares a guild with them and asked for presences. The cost is one pass
-// over each of the user's guilds' subscribers: O(subscribers), never
-// O(members²). ev places it in the log; only, when set, restricts it to
+// over the sessions of each of the user's guilds that asked for
+// presences (subs.go), never O(members²) nor O(subscribers). ev places it in the log; only, when set, restricts it to
 // one session being rebuilt (region.go).
 func (s *Server) broadcastPresence(uid ID, ev *guild.Event, only *session) {
 	for _, gid := range s.eng.UserGuilds(uid) {
-		subs := restrict(s.guildSessions(gid), only)
+		subs := restrict(s.presenceSessions(gid), only)
 		if len(subs) == 0 {
 			continue
 		}
 		p := at(s.share("PRESENCE_UPDATE", s.presenceObject(uid, gid)), ev)
 		for _, sess := range subs {
-			if sess.user.ID != uid && sess.has(IntentGuildPresences) {
+			if sess.user.ID != uid {
 				sess.dispatch(p)
 			}
 		}

@@ -176,10 +176,7 @@ func (s *Server) replicateOpen(sess *session, anchor []uint64) {
 // record builds the session's replicated record with the runs so far;
 // sess.mu is held.
 func (s *Server) record(sess *session, anchor []uint64) guild.SessionRecord {
-	guilds := make([]ID, 0, len(sess.guilds))
-	for g := range sess.guilds {
-		guilds = append(guilds, g)
-	}
+	guilds := append([]ID(nil), sess.guilds...)
 	rec := guild.SessionRecord{
 		ID: sess.id, UserID: sess.user.ID, Intents: sess.intents, Explicit: sess.explicit, Shard: sess.shard,
 		LargeThreshold: sess.largeThreshold, Version: sess.version, Node: s.cfg.NodeName,

@@ -77,8 +77,15 @@ func TestHeartbeatReleasesReplay(t *testing.T) {
 		}
 	}
 	if ringLen() == 0 {
-		t.Fatal("READY and GUILD_CREATE not in the ring before any heartbeat")
+		t.Fatal("GUILD_CREATE not in the ring before any heartbeat")
 	}
+	sess.mu.Lock()
+	for _, f := range sess.replay {
+		if f.p.t == "READY" {
+			t.Error("READY kept for replay: no client can resume without having it")
+		}
+	}
+	sess.mu.Unlock()
 	acked := c.lastSeq
 	heartbeat(acked)
 	// The ACK is queued before the ring is trimmed; wait for the trim.

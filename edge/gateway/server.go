@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -79,8 +80,8 @@ type Server struct {
 
 	mu       sync.RWMutex
 	sessions map[string]*session
-	byUser   map[ID]map[*session]struct{}
-	subs     map[ID]map[*session]struct{} // guild → subscribed sessions
+	byUser   map[ID][]*session // a slice: a user has one or two sessions
+	subs     map[ID]*guildSubs // guild → subscribed sessions
 	// conns holds every open connection, identified or not, so that
 	// shutdown can close them all; readersWG counts them until their end
 	// has been handled.
@@ -101,7 +102,7 @@ func New(cfg Config) *Server {
 	cfg.defaults()
 	s := &Server{
 		cfg: cfg, eng: cfg.Engine, log: cfg.Logger, metrics: newMetrics(cfg.Registerer),
-		sessions: map[string]*session{}, byUser: map[ID]map[*session]struct{}{}, subs: map[ID]map[*session]struct{}{},
+		sessions: map[string]*session{}, byUser: map[ID][]*session{}, subs: map[ID]*guildSubs{},
 		conns: map[*conn]struct{}{},
 	}
 	s.presence = presenceView{eng: s.eng}
@@ -319,42 +320,12 @@ func (s *Server) addSession(sess *session, guildIDs []ID) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.sessions[sess.id] = sess
-	us := s.byUser[sess.user.ID]
-	if us == nil {
-		us = map[*session]struct{}{}
-		s.byUser[sess.user.ID] = us
+	if us := s.byUser[sess.user.ID]; !slices.Contains(us, sess) {
+		s.byUser[sess.user.ID] = append(us, sess)
 	}
-	us[sess] = struct{}{}
 	for _, g := range guildIDs {
 		s.subscribeLocked(sess, g)
 	}
-}
-
-func (s *Server) subscribeLocked(sess *session, guildID ID) {
-	set := s.subs[guildID]
-	if set == nil {
-		set = map[*session]struct{}{}
-		s.subs[guildID] = set
-	}
-	set[sess] = struct{}{}
-	sess.mu.Lock()
-	if sess.guilds == nil {
-		sess.guilds = map[ID]struct{}{}
-	}
-	sess.guilds[guildID] = struct{}{}
-	sess.mu.Unlock()
-}
-
-func (s *Server) unsubscribeLocked(sess *session, guildID ID) {
-	if set := s.subs[guildID]; set != nil {
-		delete(set, sess)
-		if len(set) == 0 {
-			delete(s.subs, guildID)
-		}
-	}
-	sess.mu.Lock()
-	delete(sess.guilds, guildID)
-	sess.mu.Unlock()
 }
 
 func (s *Server) removeSession(sess *session) {
@@ -363,17 +334,13 @@ func (s *Server) removeSession(sess *session) {
 	sess.dead = true
 	sess.mu.Unlock()
 	delete(s.sessions, sess.id)
-	if us := s.byUser[sess.user.ID]; us != nil {
-		delete(us, sess)
-		if len(us) == 0 {
-			delete(s.byUser, sess.user.ID)
-		}
+	if us := slices.DeleteFunc(s.byUser[sess.user.ID], func(o *session) bool { return o == sess }); len(us) == 0 {
+		delete(s.byUser, sess.user.ID)
+	} else {
+		s.byUser[sess.user.ID] = us
 	}
 	sess.mu.Lock()
-	guilds := make([]ID, 0, len(sess.guilds))
-	for g := range sess.guilds {
-		guilds = append(guilds, g)
-	}
+	guilds := append([]ID(nil), sess.guilds...)
 	sess.mu.Unlock()
 	for _, g := range guilds {
 		s.unsubscribeLocked(sess, g)
@@ -389,28 +356,11 @@ func (s *Server) session(id string) *session {
 	return s.sessions[id]
 }
 
-// guildSessions snapshots the sessions subscribed to a guild.
-func (s *Server) guildSessions(guildID ID) []*session {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	set := s.subs[guildID]
-	out := make([]*session, 0, len(set))
-	for sess := range set {
-		out = append(out, sess)
-	}
-	return out
-}
-
 // userSessions snapshots a user's sessions.
 func (s *Server) userSessions(userID ID) []*session {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	set := s.byUser[userID]
-	out := make([]*session, 0, len(set))
-	for sess := range set {
-		out = append(out, sess)
-	}
-	return out
+	return slices.Clone(s.byUser[userID])
 }
 
 // online reports whether the user has a connected session.

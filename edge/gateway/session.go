@@ -30,7 +30,7 @@ type session struct {
 	head     int
 	conn     *conn     // nil while disconnected
 	detached time.Time // when conn went away
-	guilds   map[ID]struct{}
+	guilds   []ID      // the guilds it follows (subs.go)
 	// ready is false until READY and the initial GUILD_CREATEs are
 	// sequenced; events published meanwhile wait in pending so that
 	// READY is always s=1 and no guild event precedes its GUILD_CREATE.
@@ -72,7 +72,12 @@ func (s *session) dispatchLocked(p *shared) {
 	s.track(p)
 	s.seq++
 	f := &frame{op: OpDispatch, seq: s.seq, p: p}
-	s.replay = appendReplay(s, f)
+	// READY is never replayed: a client that did not get it has no
+	// session to resume. Keeping it until the first heartbeat would
+	// hold a kilobyte or more per connection through a connect storm.
+	if p.t != "READY" {
+		s.replay = appendReplay(s, f)
+	}
 	if s.conn != nil {
 		s.conn.push(f)
 	}

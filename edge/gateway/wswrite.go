@@ -1,7 +1,11 @@
 package gateway
 
 import (
+	"bytes"
 	"encoding/binary"
+
+	"github.com/klauspost/compress/zlib"
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/gorilla/websocket"
 )
@@ -27,11 +31,10 @@ func (c *conn) encode(b []byte, f *frame) []byte {
 	case f.ctrl != 0:
 		op = f.ctrl
 		b = append(b, f.raw...)
-	case c.zmode != "":
+	case c.z != nil:
 		op = websocket.BinaryMessage
 		b = f.appendTo(b)
-		c.compress(b[body:])
-		b = append(b[:body], c.zbuf.Bytes()...)
+		b = append(b[:body], c.z.compress(b[body:])...)
 	default:
 		b = f.appendTo(b)
 	}
@@ -56,19 +59,42 @@ func (c *conn) encode(b []byte, f *frame) []byte {
 	return b[:start+hl+n]
 }
 
-// compress runs one payload through the connection's stream context,
-// leaving the flushed output in c.zbuf. Writes into a bytes.Buffer do not
-// fail.
-func (c *conn) compress(p []byte) {
-	c.zbuf.Reset()
-	switch c.zmode {
+// compressor is a connection's transport compression: every frame
+// goes through one stream context, as zlib-stream and zstd-stream require.
+type compressor struct {
+	buf  bytes.Buffer
+	zlib *zlib.Writer
+	zstd *zstd.Encoder
+}
+
+// newCompressor returns the context for a ?compress= mode, nil for none.
+func newCompressor(mode string) *compressor {
+	z := &compressor{}
+	switch mode {
 	case "zlib-stream":
-		_, _ = c.zlib.Write(p)
-		_ = c.zlib.Flush()
+		z.zlib, _ = zlib.NewWriterLevel(&z.buf, zlib.BestSpeed)
 	case "zstd-stream":
-		_, _ = c.zstd.Write(p)
-		_ = c.zstd.Flush()
+		z.zstd, _ = zstd.NewWriter(&z.buf, zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(zstd.SpeedFastest),
+			zstd.WithWindowSize(1<<17), zstd.WithLowerEncoderMem(true))
+	default:
+		return nil
 	}
+	return z
+}
+
+// compress runs one payload through the stream context and returns the
+// flushed output, valid until the next call. Writes into a bytes.Buffer
+// do not fail.
+func (z *compressor) compress(p []byte) []byte {
+	z.buf.Reset()
+	if z.zlib != nil {
+		_, _ = z.zlib.Write(p)
+		_ = z.zlib.Flush()
+	} else {
+		_, _ = z.zstd.Write(p)
+		_ = z.zstd.Flush()
+	}
+	return z.buf.Bytes()
 }
 
 // appendControl appends a control frame; payload is at most 125 bytes.
