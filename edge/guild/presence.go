@@ -69,8 +69,46 @@ type VoiceEvent struct {
 // the order set (the newest wins), and when each node was last heard of.
 type presenceTable struct {
 	mu     sync.RWMutex
-	byUser map[ID]map[string]presenceEntry
+	byUser map[ID]userPresence
 	nodes  map[string]int64 // node → last heartbeat (ms, proposer clock)
+}
+
+// userPresence is one user's presence per node. A slice, not a map: a
+// user is nearly always on one node, and a one-entry map costs ten times
+// the entry (every connected user has one).
+type userPresence []nodePresence
+
+type nodePresence struct {
+	node string
+	presenceEntry
+}
+
+func (u userPresence) get(node string) (presenceEntry, bool) {
+	for _, np := range u {
+		if np.node == node {
+			return np.presenceEntry, true
+		}
+	}
+	return presenceEntry{}, false
+}
+
+func (u userPresence) set(node string, e presenceEntry) userPresence {
+	for i := range u {
+		if u[i].node == node {
+			u[i].presenceEntry = e
+			return u
+		}
+	}
+	return append(u, nodePresence{node, e})
+}
+
+func (u userPresence) del(node string) userPresence {
+	for i := range u {
+		if u[i].node == node {
+			return append(u[:i], u[i+1:]...)
+		}
+	}
+	return u
 }
 
 type presenceEntry struct {
@@ -85,7 +123,7 @@ func (t *presenceTable) visibleLocked(uid ID) (Presence, bool) {
 	found := false
 	for _, e := range t.byUser[uid] {
 		if !found || e.Index > best.Index {
-			best, found = e, true
+			best, found = e.presenceEntry, true
 		}
 	}
 	if !found || best.P.Status == "invisible" || best.P.Status == "offline" {
@@ -202,7 +240,7 @@ func (e *Engine) applyPresence(le *logEntry, index uint64) []Event {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.byUser == nil {
-		t.byUser, t.nodes = map[ID]map[string]presenceEntry{}, map[string]int64{}
+		t.byUser, t.nodes = map[ID]userPresence{}, map[string]int64{}
 	}
 	if le.Alive != "" {
 		t.nodes[le.Alive] = le.At
@@ -218,19 +256,15 @@ func (e *Engine) applyPresence(le *logEntry, index uint64) []Event {
 	}
 	for _, c := range le.Presence {
 		change(c.UserID, func() {
-			m := t.byUser[c.UserID]
 			if c.Presence == nil {
-				delete(m, c.Node)
-				if len(m) == 0 {
+				if m := t.byUser[c.UserID].del(c.Node); len(m) == 0 {
 					delete(t.byUser, c.UserID)
+				} else {
+					t.byUser[c.UserID] = m
 				}
 				return
 			}
-			if m == nil {
-				m = map[string]presenceEntry{}
-				t.byUser[c.UserID] = m
-			}
-			m[c.Node] = presenceEntry{P: *c.Presence, Index: index}
+			t.byUser[c.UserID] = t.byUser[c.UserID].set(c.Node, presenceEntry{P: *c.Presence, Index: index})
 		})
 		if _, ok := t.nodes[c.Node]; !ok && c.Presence != nil {
 			t.nodes[c.Node] = le.At
@@ -240,16 +274,17 @@ func (e *Engine) applyPresence(le *logEntry, index uint64) []Event {
 		delete(t.nodes, le.Gone)
 		uids := make([]ID, 0)
 		for uid, m := range t.byUser {
-			if _, ok := m[le.Gone]; ok {
+			if _, ok := m.get(le.Gone); ok {
 				uids = append(uids, uid)
 			}
 		}
 		sort.Slice(uids, func(i, j int) bool { return uids[i] < uids[j] })
 		for _, uid := range uids {
 			change(uid, func() {
-				delete(t.byUser[uid], le.Gone)
-				if len(t.byUser[uid]) == 0 {
+				if m := t.byUser[uid].del(le.Gone); len(m) == 0 {
 					delete(t.byUser, uid)
+				} else {
+					t.byUser[uid] = m
 				}
 			})
 		}
@@ -377,32 +412,41 @@ type presenceSnapshot struct {
 	Nodes  map[string]int64                `json:"nodes"`
 }
 
-func (e *Engine) presenceSnapshot() *presenceSnapshot {
+// presenceSnapshot copies the presence table for a snapshot: the nodes
+// in ps, the users' presences in byUser (encodeSnapshot writes them as
+// ps.ByUser). Each user's slice is copied: set changes them in place.
+func (e *Engine) presenceSnapshot() (ps *presenceSnapshot, byUser map[ID]userPresence) {
 	e.presence.mu.RLock()
 	defer e.presence.mu.RUnlock()
-	ps := &presenceSnapshot{ByUser: map[ID]map[string]presenceEntry{}, Nodes: map[string]int64{}}
-	for uid, m := range e.presence.byUser {
-		c := map[string]presenceEntry{}
-		for n, p := range m {
-			c[n] = p
-		}
-		ps.ByUser[uid] = c
+	ps = &presenceSnapshot{Nodes: map[string]int64{}}
+	byUser = make(map[ID]userPresence, len(e.presence.byUser))
+	for uid, u := range e.presence.byUser {
+		byUser[uid] = append(userPresence(nil), u...)
 	}
 	for n, at := range e.presence.nodes {
 		ps.Nodes[n] = at
 	}
-	return ps
+	return ps, byUser
 }
 
 func (e *Engine) restorePresence(ps *presenceSnapshot) {
 	e.presence.mu.Lock()
 	defer e.presence.mu.Unlock()
-	e.presence.byUser, e.presence.nodes = map[ID]map[string]presenceEntry{}, map[string]int64{}
+	e.presence.byUser, e.presence.nodes = map[ID]userPresence{}, map[string]int64{}
 	if ps == nil {
 		return
 	}
 	for uid, m := range ps.ByUser {
-		e.presence.byUser[uid] = m
+		nodes := make([]string, 0, len(m))
+		for n := range m {
+			nodes = append(nodes, n)
+		}
+		sort.Strings(nodes) // every replica restores the same order
+		u := make(userPresence, 0, len(m))
+		for _, n := range nodes {
+			u = append(u, nodePresence{n, m[n]})
+		}
+		e.presence.byUser[uid] = u
 	}
 	for n, at := range ps.Nodes {
 		e.presence.nodes[n] = at
@@ -413,7 +457,7 @@ func (e *Engine) restorePresence(ps *presenceSnapshot) {
 func (e *Engine) HasPresenceOn(uid ID, node string) bool {
 	e.presence.mu.RLock()
 	defer e.presence.mu.RUnlock()
-	_, ok := e.presence.byUser[uid][node]
+	_, ok := e.presence.byUser[uid].get(node)
 	return ok
 }
 
@@ -425,7 +469,7 @@ func (e *Engine) NewestPresence(uid ID) *Presence {
 	var best *presenceEntry
 	for _, pe := range e.presence.byUser[uid] {
 		if best == nil || pe.Index > best.Index {
-			c := pe
+			c := pe.presenceEntry
 			best = &c
 		}
 	}

@@ -1,6 +1,7 @@
 package guild
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -109,9 +110,10 @@ func (e *Engine) SnapshotShard(shard int) func(w io.Writer) error {
 		channels[en.dm.ID] = true
 		en.mu.Unlock()
 	}
+	var pres map[ID]userPresence
 	if e.rep.ShardOf(AccountKey) == shard {
 		snap.Sessions = e.sessionSnapshot()
-		snap.Presence = e.presenceSnapshot()
+		snap.Presence, pres = e.presenceSnapshot()
 	}
 	if len(dms) > 0 || e.rep.ShardOf(AccountKey) == shard {
 		e.acct.mu.RLock()
@@ -128,11 +130,115 @@ func (e *Engine) SnapshotShard(shard int) func(w io.Writer) error {
 	}
 	e.hot.mu.Unlock()
 	return func(w io.Writer) error {
-		if err := json.NewEncoder(w).Encode(snap); err != nil {
+		if err := encodeSnapshot(w, snap, pres); err != nil {
 			return fmt.Errorf("encode shard %d snapshot: %w", shard, err)
 		}
 		return nil
 	}
+}
+
+// encodeSnapshot writes snap as the JSON object RestoreShard decodes,
+// one guild, user, ring or session at a time: encoding/json would build
+// the whole document in memory first, and the account shard of a busy
+// region is tens of megabytes, all of it garbage the moment it is
+// written. pres, the presence table's copy, is written in the place of
+// snap.Presence.
+func encodeSnapshot(w io.Writer, snap *shardSnapshot, pres map[ID]userPresence) error {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	js := jsonStream{w: bw}
+	js.raw("{")
+	js.field("shard", snap.Shard)
+	js.field("applied", snap.Applied)
+	js.field("watermark", snap.Watermark)
+	js.field("last_ts", snap.LastTS)
+	js.field("pending", snap.Pending)
+	js.field("dms", snap.DMs)
+	js.field("voice", snap.Voice)
+	streamArray(&js, "guilds", snap.Guilds)
+	streamArray(&js, "users", snap.Users)
+	streamArray(&js, "rings", snap.Rings)
+	streamArray(&js, "sessions", snap.Sessions)
+	if pres != nil {
+		js.raw(`,"presence":{"by_user":{`)
+		first := true
+		for uid, up := range pres {
+			if !first {
+				js.raw(",")
+			}
+			first = false
+			js.raw(`"` + uid.String() + `":{`)
+			for i, np := range up {
+				if i > 0 {
+					js.raw(",")
+				}
+				js.value(np.node)
+				js.raw(":")
+				js.value(np.presenceEntry)
+			}
+			js.raw("}")
+		}
+		js.raw(`},"nodes":`)
+		js.value(snap.Presence.Nodes)
+		js.raw("}")
+	}
+	js.raw("}\n")
+	if js.err != nil {
+		return js.err
+	}
+	return bw.Flush()
+}
+
+// jsonStream writes a JSON document piece by piece, keeping the first
+// error.
+type jsonStream struct {
+	w      *bufio.Writer
+	err    error
+	fields int
+}
+
+func (j *jsonStream) raw(s string) {
+	if j.err == nil {
+		_, j.err = j.w.WriteString(s)
+	}
+}
+
+func (j *jsonStream) value(v any) {
+	if j.err != nil {
+		return
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		j.err = err
+		return
+	}
+	_, j.err = j.w.Write(b)
+}
+
+// field writes "name":v, after a comma unless it is the first field.
+func (j *jsonStream) field(name string, v any) {
+	j.key(name)
+	j.value(v)
+}
+
+func (j *jsonStream) key(name string) {
+	if j.fields > 0 {
+		j.raw(",")
+	}
+	j.fields++
+	j.raw(`"` + name + `":`)
+}
+
+// streamArray writes "name":[…] one element at a time.
+func streamArray[T any](j *jsonStream, name string, items []T) {
+	j.key(name)
+	j.raw("[")
+	for i := range items {
+		if i > 0 {
+			j.raw(",")
+		}
+		j.value(items[i])
+	}
+	j.raw("]")
 }
 
 // RestoreShard replaces the shard's state with a snapshot's. Raft calls it

@@ -428,6 +428,21 @@ func TestSnapshotCatchUp(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// State that lives only in the log and snapshots: a presence on two
+	// nodes and a session record.
+	for _, node := range []string{"node-a", "node-b"} {
+		if err := c.onLeader(func(e *guild.Engine) error {
+			return e.SetPresence(ctx, node, uid, &guild.Presence{Status: "dnd"})
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec := guild.SessionRecord{ID: "snapshotted", UserID: uid, Node: "node-a", Guilds: []guild.ID{gid}, Anchor: []uint64{7}}
+	if err := c.onLeader(func(e *guild.Engine) error {
+		return e.ReplicateSessions(ctx, guild.SessionUpdate{Open: []guild.SessionRecord{rec}})
+	}); err != nil {
+		t.Fatal(err)
+	}
 	// Compact the leader's log, then add a member that must be sent the
 	// snapshot: the log no longer reaches back to the guild's creation.
 	var leader *member
@@ -471,6 +486,15 @@ func TestSnapshotCatchUp(t *testing.T) {
 	}
 	if ids := nm.pub.messageIDs(); len(ids) != 1 {
 		t.Fatalf("new member published %d messages, want only the one after it joined", len(ids))
+	}
+	if p, online := nm.eng.Presence(uid); !online || p.Status != "dnd" {
+		t.Fatalf("restored presence %+v online %v, want dnd", p, online)
+	}
+	if !nm.eng.HasPresenceOn(uid, "node-a") || !nm.eng.HasPresenceOn(uid, "node-b") {
+		t.Fatal("restored presence lost one of the user's nodes")
+	}
+	if got := nm.eng.Session("snapshotted"); got == nil || got.UserID != uid || len(got.Anchor) != 1 || got.Anchor[0] != 7 {
+		t.Fatalf("restored session record %+v", got)
 	}
 }
 
