@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"os"
 	"sync"
 	"syscall"
 	"unsafe"
@@ -17,6 +18,13 @@ const canPoll = true
 // the fd, because a closed fd's number is soon another connection's.
 type poller struct {
 	epfd int
+	// The epoll instance is itself a pollable file: run waits for it in
+	// the runtime's poller, parked like any goroutine waiting for a
+	// socket, rather than in a blocking epoll_wait that would pin a
+	// thread in a system call (and have sysmon look at it every 20 µs
+	// after every wake-up).
+	file *os.File
+	ep   syscall.RawConn
 	wake int // eventfd: a write ends run
 	done chan struct{}
 
@@ -44,7 +52,19 @@ func newPoller() (*poller, error) {
 		unix.Close(wake)
 		return nil, err
 	}
-	return &poller{epfd: epfd, wake: wake, done: make(chan struct{}), conns: map[uint64]*conn{}}, nil
+	if err := unix.SetNonblock(epfd, true); err != nil {
+		unix.Close(epfd)
+		unix.Close(wake)
+		return nil, err
+	}
+	file := os.NewFile(uintptr(epfd), "gateway-epoll")
+	ep, err := file.SyscallConn()
+	if err != nil {
+		file.Close()
+		unix.Close(wake)
+		return nil, err
+	}
+	return &poller{epfd: epfd, file: file, ep: ep, wake: wake, done: make(chan struct{}), conns: map[uint64]*conn{}}, nil
 }
 
 func pollEvent(id uint64) *unix.EpollEvent {
@@ -95,7 +115,15 @@ func (p *poller) run(s *Server) {
 	defer close(p.done)
 	events := make([]unix.EpollEvent, 128)
 	for {
-		n, err := unix.EpollWait(p.epfd, events, -1)
+		var n int
+		var err error
+		if rerr := p.ep.Read(func(fd uintptr) bool {
+			n, err = unix.EpollWait(int(fd), events, 0)
+			return n != 0 || err != nil // nothing yet: park until the instance is readable
+		}); rerr != nil {
+			s.log.Error("gateway: wait for the epoll instance", "err", rerr)
+			return
+		}
 		if err == unix.EINTR {
 			continue
 		}
@@ -124,7 +152,7 @@ func (p *poller) close() {
 	var one = [8]byte{1}
 	_, _ = unix.Write(p.wake, one[:])
 	<-p.done
-	unix.Close(p.epfd)
+	p.file.Close()
 	unix.Close(p.wake)
 }
 
