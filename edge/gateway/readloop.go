@@ -241,7 +241,7 @@ func (s *Server) identify(c *conn, raw json.RawMessage) bool {
 	// (held in pending until READY is out) instead of being missed. In a
 	// region, publication stops meanwhile, so that the session's anchor
 	// is exactly where its stream starts in every shard.
-	sess.regional = s.region != nil
+	sess.reg = s.region
 	var anchor []uint64
 	if s.region != nil {
 		anchor = s.region.lockAll()

@@ -88,10 +88,22 @@ func (l *shardLog) since(idx uint64) ([]loggedEntry, bool) {
 // replicated.
 type regional struct {
 	logs []*shardLog
+
+	// dirty holds the sessions with runs not yet replicated, so that the
+	// periodic flush looks at those, not at every session of the node.
+	dmu   sync.Mutex
+	dirty map[*session]struct{}
+}
+
+// markDirty queues sess for the next flushRuns.
+func (r *regional) markDirty(sess *session) {
+	r.dmu.Lock()
+	r.dirty[sess] = struct{}{}
+	r.dmu.Unlock()
 }
 
 func newRegional(shards int) *regional {
-	r := &regional{}
+	r := &regional{dirty: map[*session]struct{}{}}
 	for i := 0; i < shards; i++ {
 		r.logs = append(r.logs, &shardLog{})
 	}
@@ -147,6 +159,9 @@ func (sess *session) track(p *shared) {
 	// The run before this one is now closed; its length must reach the
 	// replicas, and so must the start of this one.
 	if sess.unsent < 0 || sess.unsent > max(n-1, 0) {
+		if sess.unsent < 0 {
+			sess.reg.markDirty(sess)
+		}
 		sess.unsent = max(n-1, 0)
 	}
 }
@@ -214,16 +229,28 @@ func (s *Server) replicate(u guild.SessionUpdate) {
 // flush: one proposal for all of this node's sessions.
 func (s *Server) flushRuns() {
 	u := guild.SessionUpdate{Runs: map[string][]guild.Run{}}
-	s.mu.RLock()
-	for _, sess := range s.sessions {
+	r := s.region
+	r.dmu.Lock()
+	dirty := make([]*session, 0, len(r.dirty))
+	for sess := range r.dirty {
+		dirty = append(dirty, sess)
+	}
+	clear(r.dirty)
+	r.dmu.Unlock()
+	for _, sess := range dirty {
 		sess.mu.Lock()
-		if sess.anchored && sess.recorded && sess.unsent >= 0 && sess.unsent < len(sess.runs) {
+		switch {
+		case sess.dead || sess.unsent < 0 || sess.unsent >= len(sess.runs):
+			// Gone, or flushed meanwhile with its record.
+		case !sess.recorded:
+			// Its record is not committed yet: the runs wait for it.
+			r.markDirty(sess)
+		default:
 			u.Runs[sess.id] = append([]guild.Run(nil), sess.runs[sess.unsent:]...)
 			sess.unsent = -1
 		}
 		sess.mu.Unlock()
 	}
-	s.mu.RUnlock()
 	if len(u.Runs) > 0 {
 		s.replicate(u)
 	}
@@ -384,7 +411,7 @@ func (s *Server) tryResumeRemote(c *conn, rec *guild.SessionRecord, user *model.
 	sess.ready = true
 	sess.dispatchLocked(&shared{t: "RESUMED", d: []byte("{}")})
 	sess.anchorAt()
-	sess.regional = true
+	sess.reg = s.region
 	sess.mu.Unlock()
 	s.replicateOpen(sess, anchor)
 	s.metrics.remoteResumes.Inc()

@@ -21,8 +21,8 @@ type session struct {
 	explicit       bool // the client sent intents (bots must)
 	shard          [2]int
 	largeThreshold int
-	version        int // gateway version the session was identified on
-	regional       bool
+	version        int       // gateway version the session was identified on
+	reg            *regional // the region's bookkeeping; nil outside a region
 
 	mu       sync.Mutex
 	seq      int64
@@ -94,7 +94,7 @@ func (s *session) start(first []*shared) {
 	}
 	// What follows READY and the initial GUILD_CREATEs comes from the
 	// shard logs, from the anchor on.
-	if s.regional {
+	if s.reg != nil {
 		s.anchorAt()
 	}
 	for _, p := range s.pending {
