@@ -55,6 +55,10 @@
 // the results; fanout-table prints the comparison of several such files
 // (median and range). deploy/bench/gateway-vs-centrifugo.sh runs it all.
 //
+// tcp-floor measures the same fan-out with no server at all: raw write(2)
+// to loopback sockets read by a separate epoll process (floor.go). What
+// it reports is the least any gateway can reach on the machine.
+//
 // serve-pprof runs an Accord node in this process with net/http/pprof, for
 // heap and CPU profiles of the gateway (the accord binary has none).
 //
@@ -101,6 +105,10 @@ func main() {
 		err = runFanoutTable(os.Args[2:])
 	case "serve-pprof":
 		err = runServePprof(os.Args[2:])
+	case "tcp-floor":
+		err = runTCPFloor(os.Args[2:])
+	case "tcp-floor-reader": // started by tcp-floor
+		err = runTCPFloorReader(os.Args[2:])
 	case "gateway-worker": // started by gateway and centrifugo, not by hand
 		err = runGatewayWorker(os.Args[2:])
 	case "help", "-h", "--help":
@@ -130,6 +138,7 @@ func usage() {
   accord-bench centrifugo --url URL --api-key K --server-pid PID [--conns 10000] [--procs 4] [--rate 5/s] [--frame-bytes N]
   accord-bench fanout-table --accord-mem F --centrifugo-mem F --accord-lat F --centrifugo-lat F
   accord-bench serve-pprof --pprof ADDR -- ACCORD-FLAGS   (an accord node in-process, with pprof)
+  accord-bench tcp-floor [--conns 10000] [--rate 5/s] [--duration 30s] [--size 932]   (raw TCP fan-out, no server)
 run "accord-bench SUBCOMMAND -h" for every flag
 `)
 }

@@ -10,6 +10,10 @@
 #                                  saturation
 #   memory runs ($MEM_ROUNDS):     $MEM_CONNS idle connections, RSS and Go
 #                                  heap+stacks per connection
+#   floor runs ($FLOOR_ROUNDS):    no server: the same payload written to
+#                                  $LAT_CONNS raw loopback sockets at $RATE
+#                                  (accord-bench tcp-floor), the least any
+#                                  gateway can reach here
 # on a fresh server each time, Accord and Centrifugo alternating, and print
 # the comparison tables (median and range of the rounds). Every process it
 # starts is stopped on exit, also on failure or Ctrl-C. See
@@ -36,6 +40,7 @@ THRU_RATE=${THRU_RATE:-20/s}
 THRU_DURATION=${THRU_DURATION:-15s}
 THRU_ROUNDS=${THRU_ROUNDS:-2}
 MEM_ROUNDS=${MEM_ROUNDS:-1}
+FLOOR_ROUNDS=${FLOOR_ROUNDS:-1}
 MEM_IDLE=${MEM_IDLE:-200s}  # > 2 min: includes the Go runtime's forced GC
 LAT_IDLE=${LAT_IDLE:-10s}
 SIZE=${SIZE:-100}           # message content bytes
@@ -183,6 +188,16 @@ for ((i = 1; i <= ROUNDS; i++)); do
 	accord_run "lat-$i" "$LAT_CONNS" "$RATE" "$DURATION" "$LAT_IDLE"
 	centrifugo_run "lat-$i" "$LAT_CONNS" "$RATE" "$DURATION" "$LAT_IDLE"
 done
+for ((i = 1; i <= FLOOR_ROUNDS; i++)); do
+	log "tcp-floor: $LAT_CONNS raw sockets, rate $RATE, no server"
+	frame=932
+	if [[ -f $WORK/results/accord-lat-1.json ]]; then
+		frame=$(sed -n 's/.*"frame_bytes": *\([0-9]*\).*/\1/p' "$WORK/results/accord-lat-1.json")
+	fi
+	wait_quiet
+	bench tcp-floor --conns "$LAT_CONNS" --rate "$RATE" --duration "$DURATION" --size "${frame:-932}" \
+		--src "$SRC" --json "$WORK/results/floor-lat-$i.json"
+done
 for ((i = 1; i <= THRU_ROUNDS; i++)); do
 	accord_run "thru-$i" "$LAT_CONNS" "$THRU_RATE" "$THRU_DURATION" "$LAT_IDLE"
 	centrifugo_run "thru-$i" "$LAT_CONNS" "$THRU_RATE" "$THRU_DURATION" "$LAT_IDLE"
@@ -199,4 +214,8 @@ if ((THRU_ROUNDS > 0)); then
 	log "summary: throughput ($THRU_RATE offered)"
 	"$BENCH" fanout-table --accord-lat "$(files thru accord "$THRU_ROUNDS")" --centrifugo-lat "$(files thru centrifugo "$THRU_ROUNDS")"
 fi
+for ((i = 1; i <= FLOOR_ROUNDS; i++)); do
+	log "tcp-floor round $i (no server; ms and µs per delivery)"
+	grep -E '"(p50|p99|max)_ms"|cpu_us' "$WORK/results/floor-lat-$i.json"
+done
 echo "results: $WORK/results"
