@@ -128,7 +128,7 @@ func (s *Server) publishOne(ev *guild.Event, only *session) {
 				if !sess.has(IntentGuilds) {
 					continue
 				}
-				if p := s.guildCreatePayload(sess, ev.GuildID); p != nil {
+				if p := s.guildCreate(sess, ev.GuildID); p != nil {
 					sess.dispatch(at(p, ev))
 				}
 			}

@@ -13,6 +13,23 @@ type shared struct {
 	// sessions' run tracking (see region.go).
 	shard int
 	idx   uint64
+	// rerender, when set, renders the payload again: the replay ring keeps
+	// a copy of the event without d, so that a connect storm's
+	// GUILD_CREATEs (kilobytes each) do not wait in memory for every
+	// client's first heartbeat. A resumed client gets the guild as it is
+	// now, which is what it wants anyway.
+	rerender func() *shared
+}
+
+// body returns d, rendering it again for a replay-ring copy.
+func (p *shared) body() []byte {
+	if p.d == nil && p.rerender != nil {
+		if q := p.rerender(); q != nil {
+			return q.d
+		}
+		return []byte("{}")
+	}
+	return p.d
 }
 
 // frame is one message queued to a connection. Dispatch frames carry the
@@ -37,7 +54,7 @@ func (f *frame) appendTo(b []byte) []byte {
 	b = append(b, `,"t":"`...)
 	b = append(b, f.p.t...)
 	b = append(b, `","d":`...)
-	b = append(b, f.p.d...)
+	b = append(b, f.p.body()...)
 	return append(b, '}')
 }
 

@@ -268,7 +268,7 @@ func (s *Server) identify(c *conn, raw json.RawMessage) bool {
 	first := []*shared{s.readyPayload(sess, guilds)}
 	if sess.has(IntentGuilds) { // GUILD_CREATE belongs to the GUILDS intent
 		for _, g := range guilds {
-			if p := s.guildCreatePayload(sess, g); p != nil {
+			if p := s.guildCreate(sess, g); p != nil {
 				first = append(first, p)
 			}
 		}

@@ -53,6 +53,22 @@ func (s *Server) readyPayload(sess *session, guilds []ID) *shared {
 	return s.share("READY", d)
 }
 
+// guildCreate is guildCreatePayload that the replay ring can render again
+// (shared.rerender) instead of keeping; a guild gone by then replays as
+// unavailable.
+func (s *Server) guildCreate(sess *session, gid ID) *shared {
+	p := s.guildCreatePayload(sess, gid)
+	if p != nil {
+		p.rerender = func() *shared {
+			if q := s.guildCreatePayload(sess, gid); q != nil {
+				return q
+			}
+			return s.share("GUILD_CREATE", map[string]any{"id": gid, "unavailable": true})
+		}
+	}
+	return p
+}
+
 // guildCreatePayload renders a full guild for one session. Members: all
 // of them for small guilds; for large ones (more members than the
 // session's large_threshold) only online ones; without GUILD_PRESENCES only

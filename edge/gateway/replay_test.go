@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
@@ -126,4 +127,45 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	t.Fatal("condition not met in 5 s")
+}
+
+// TestResumeRerendersGuildCreate: the ring keeps GUILD_CREATE as a stub
+// to render again, not its bytes, and a client that resumes from READY
+// still gets the whole guild, as it is now.
+func TestResumeRerendersGuildCreate(t *testing.T) {
+	rs := newResumeSetup(t)
+	h, c := rs.h, rs.c
+	sess := h.gw.session(rs.session)
+	sess.mu.Lock()
+	var stub *shared
+	for _, f := range sess.replay {
+		if f.p.t == "GUILD_CREATE" {
+			stub = f.p
+		}
+	}
+	sess.mu.Unlock()
+	if stub == nil || stub.d != nil || stub.rerender == nil {
+		t.Fatalf("ring's GUILD_CREATE: %+v, want a stub without bytes that renders again", stub)
+	}
+	c.kill()
+	waitDetached(t, h, rs.session)
+
+	c2 := h.dial("")
+	c2.hello()
+	c2.send(OpResume, map[string]any{"token": rs.alice.token, "session_id": rs.session, "seq": 1})
+	got := c2.until("RESUMED", nil)
+	if len(got) != 2 || got[0].T != "GUILD_CREATE" || got[0].S != 2 {
+		t.Fatalf("resume from READY replayed %d dispatches, first %+v", len(got), got[0])
+	}
+	var g struct {
+		ID       string            `json:"id"`
+		Channels []json.RawMessage `json:"channels"`
+		Members  []json.RawMessage `json:"members"`
+	}
+	if err := json.Unmarshal(got[0].D, &g); err != nil {
+		t.Fatal(err)
+	}
+	if g.ID == "" || len(g.Channels) == 0 || len(g.Members) == 0 {
+		t.Fatalf("replayed GUILD_CREATE is not a full guild: %s", got[0].D)
+	}
 }

@@ -75,7 +75,12 @@ func (s *session) dispatchLocked(p *shared) {
 	// READY is never replayed: a client that did not get it has no
 	// session to resume. Keeping it until the first heartbeat would
 	// hold a kilobyte or more per connection through a connect storm.
-	if p.t != "READY" {
+	switch {
+	case p.t == "READY":
+	case p.rerender != nil:
+		s.replay = appendReplay(s, &frame{op: OpDispatch, seq: s.seq,
+			p: &shared{t: p.t, shard: p.shard, idx: p.idx, rerender: p.rerender}})
+	default:
 		s.replay = appendReplay(s, f)
 	}
 	if s.conn != nil {

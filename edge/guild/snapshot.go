@@ -145,7 +145,7 @@ func (e *Engine) SnapshotShard(shard int) func(w io.Writer) error {
 // snap.Presence.
 func encodeSnapshot(w io.Writer, snap *shardSnapshot, pres map[ID]userPresence) error {
 	bw := bufio.NewWriterSize(w, 64<<10)
-	js := jsonStream{w: bw}
+	js := jsonStream{w: bw, enc: json.NewEncoder(bw)}
 	js.raw("{")
 	js.field("shard", snap.Shard)
 	js.field("applied", snap.Applied)
@@ -191,7 +191,11 @@ func encodeSnapshot(w io.Writer, snap *shardSnapshot, pres map[ID]userPresence) 
 // jsonStream writes a JSON document piece by piece, keeping the first
 // error.
 type jsonStream struct {
-	w      *bufio.Writer
+	w *bufio.Writer
+	// enc writes each value straight from its pooled buffer into w (and a
+	// newline, which JSON allows between tokens): json.Marshal would
+	// copy every value into a new slice first.
+	enc    *json.Encoder
 	err    error
 	fields int
 }
@@ -206,12 +210,7 @@ func (j *jsonStream) value(v any) {
 	if j.err != nil {
 		return
 	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		j.err = err
-		return
-	}
-	_, j.err = j.w.Write(b)
+	j.err = j.enc.Encode(v)
 }
 
 // field writes "name":v, after a comma unless it is the first field.
