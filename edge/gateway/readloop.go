@@ -361,6 +361,9 @@ func (s *Server) detach(c *conn, invalidate bool) {
 		if mine {
 			sess.conn = nil
 			sess.detached = time.Now()
+			// Dead in the same step: a RESUME racing with the removal
+			// below must not find it detached and alive.
+			sess.dead = sess.dead || invalidate
 		}
 		sess.mu.Unlock()
 		if mine && invalidate {
