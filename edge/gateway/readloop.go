@@ -14,7 +14,6 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/accord-chat/accord/edge/auth"
-	"github.com/accord-chat/accord/edge/guild"
 )
 
 // maxClientPayload is Discord's limit for a payload a client sends.
@@ -367,8 +366,7 @@ func (s *Server) detach(c *conn, invalidate bool) {
 		}
 		sess.mu.Unlock()
 		if mine && invalidate {
-			s.removeSession(sess)
-			s.replicate(guild.SessionUpdate{Close: []string{sess.id}})
+			s.endSession(sess)
 		}
 		if !s.online(sess.user.ID) && s.eng.HasPresenceOn(sess.user.ID, s.nodeName()) {
 			s.proposePresence(sess.user.ID, nil)

@@ -93,6 +93,34 @@ type regional struct {
 	// periodic flush looks at those, not at every session of the node.
 	dmu   sync.Mutex
 	dirty map[*session]struct{}
+
+	// ended holds sessions ended on this node, for one resume window.
+	emu   sync.Mutex
+	ended map[string]time.Time
+}
+
+func (r *regional) markEnded(id string, at time.Time) {
+	r.emu.Lock()
+	r.ended[id] = at
+	r.emu.Unlock()
+}
+
+func (r *regional) isEnded(id string) bool {
+	r.emu.Lock()
+	defer r.emu.Unlock()
+	_, ok := r.ended[id]
+	return ok
+}
+
+// forgetEnded drops what ended before cutoff: its record is closed by now.
+func (r *regional) forgetEnded(cutoff time.Time) {
+	r.emu.Lock()
+	defer r.emu.Unlock()
+	for id, at := range r.ended {
+		if at.Before(cutoff) {
+			delete(r.ended, id)
+		}
+	}
 }
 
 // markDirty queues sess for the next flushRuns.
@@ -103,7 +131,7 @@ func (r *regional) markDirty(sess *session) {
 }
 
 func newRegional(shards int) *regional {
-	r := &regional{dirty: map[*session]struct{}{}}
+	r := &regional{dirty: map[*session]struct{}{}, ended: map[string]time.Time{}}
 	for i := 0; i < shards; i++ {
 		r.logs = append(r.logs, &shardLog{})
 	}
@@ -281,7 +309,7 @@ func (s *Server) sessionMoved(rec *guild.SessionRecord) {
 // replicated record. It reports whether the session was resumed; false
 // means the caller sends INVALID_SESSION.
 func (s *Server) resumeRemote(c *conn, sessionID string, userID ID, clientSeq int64) bool {
-	if s.region == nil {
+	if s.region == nil || s.region.isEnded(sessionID) {
 		return false
 	}
 	rec := s.eng.Session(sessionID)

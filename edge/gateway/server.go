@@ -225,10 +225,24 @@ func (s *Server) expire(now time.Time) {
 		}
 		sess.mu.Unlock()
 		if expired {
-			s.removeSession(sess)
-			s.replicate(guild.SessionUpdate{Close: []string{sess.id}})
+			s.endSession(sess)
 		}
 	}
+	if s.region != nil {
+		s.region.forgetEnded(now.Add(-s.cfg.ResumeWindow))
+	}
+}
+
+// endSession removes a session its client ended (closed with 1000/1001)
+// or that expired, and closes its replicated record. Until that close is
+// applied the record still looks resumable: the region remembers the ID
+// meanwhile, so a RESUME here cannot bring it back through resumeRemote.
+func (s *Server) endSession(sess *session) {
+	if s.region != nil {
+		s.region.markEnded(sess.id, time.Now())
+	}
+	s.removeSession(sess)
+	s.replicate(guild.SessionUpdate{Close: []string{sess.id}})
 }
 
 // Handler upgrades /gateway requests. Query: v (9 or 10), encoding (json),
