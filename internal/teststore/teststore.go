@@ -13,13 +13,11 @@ package teststore
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 
 	"github.com/accord-chat/accord/core/store"
@@ -75,17 +73,15 @@ func Open(tb testing.TB, dir string) store.Store {
 	return st
 }
 
-var fresh atomic.Int64
-
-// Configure points a node configuration at the test store. On Cassandra
-// each call gets a keyspace of its own, for tests that use fixed names.
+// Configure points a node configuration at the test store: on Cassandra,
+// this process's shared keyspace, so nodes started one after another see
+// the data of the ones before (tests use names of their own).
 func Configure(tb testing.TB, cfg *config.Config) {
 	tb.Helper()
 	if !Cassandra() {
 		return
 	}
 	o := cassandraOptions(tb)
-	o.Keyspace = fmt.Sprintf("%s_%d", o.Keyspace, fresh.Add(1))
 	cfg.Store = "cassandra"
 	cfg.Cassandra = config.Cassandra{Hosts: o.Hosts, DC: o.LocalDC, Keyspace: o.Keyspace, Replication: o.Replication}
 }

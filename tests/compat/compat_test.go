@@ -26,6 +26,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -184,6 +185,8 @@ type world struct {
 	channelID string // the guild's text channel
 }
 
+var worlds atomic.Int64
+
 func newWorld(t *testing.T) *world {
 	t.Helper()
 	a := startAccord(t)
@@ -192,7 +195,10 @@ func newWorld(t *testing.T) *world {
 		Token  string `json:"token"`
 		UserID string `json:"user_id"`
 	}
-	a.api(t, "POST", "/auth/register", "", map[string]any{"username": "alice", "password": "a long password"}, 201, &reg)
+	// A name of this world's own: on Cassandra, the tests of this process
+	// share one keyspace (teststore.Configure), and usernames are unique.
+	name := fmt.Sprintf("alice_%d", worlds.Add(1))
+	a.api(t, "POST", "/auth/register", "", map[string]any{"username": name, "password": "a long password"}, 201, &reg)
 	w.userToken, w.userID = reg.Token, reg.UserID
 
 	var app struct {

@@ -26,7 +26,8 @@ import (
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	pool.close()
+	shared.drop()
+	twoDC.drop()
 	if bench.cleanup != nil {
 		bench.cleanup()
 	}
@@ -102,15 +103,14 @@ func newKeyspace(tb testing.TB, hosts []string, dc string) string {
 
 func dropKeyspace(hosts []string, dc, ks string) error {
 	opts, _ := Options{Hosts: hosts, LocalDC: dc, Logger: quietLogger()}.withDefaults()
-	sess, err := newSession(opts, "")
+	ss, err := openSchemaSession(opts, "")
 	if err != nil {
 		return fmt.Errorf("drop keyspace %s: %w", ks, err)
 	}
-	defer sess.Close()
-	if err := schemaQuery(sess, "DROP KEYSPACE IF EXISTS "+ks).Exec(); err != nil {
-		return fmt.Errorf("drop keyspace %s: %w", ks, err)
-	}
-	return nil
+	defer ss.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), openTimeout)
+	defer cancel()
+	return ss.ddl(ctx, "drop keyspace "+ks, "DROP KEYSPACE IF EXISTS "+ks)
 }
 
 func mustDefaults(tb testing.TB, o Options) Options {
@@ -121,106 +121,53 @@ func mustDefaults(tb testing.TB, o Options) Options {
 	return o
 }
 
-// openFresh opens a store on a new keyspace with the test replication,
-// taken from the pool.
-func openFresh(tb testing.TB) *Store {
+// onceKeyspace is a keyspace made at its first use and shared by the
+// tests of this process from then on: the tests keep apart by IDs, as
+// guilds and channels do in production, rather than by keyspaces, which
+// cost seconds of schema agreement each.
+type onceKeyspace struct {
+	once  sync.Once
+	name  string
+	hosts []string
+	err   error
+}
+
+// get returns the keyspace, creating it with replication repl on first use.
+func (k *onceKeyspace) get(tb testing.TB, hosts []string, repl map[string]int) string {
+	tb.Helper()
+	k.once.Do(func() {
+		k.name, k.hosts = uniqueKeyspace(), hosts
+		ctx, cancel := context.WithTimeout(context.Background(), openTimeout)
+		defer cancel()
+		k.err = Migrate(ctx, Options{Hosts: hosts, LocalDC: testDC(), Keyspace: k.name, Replication: repl, Logger: quietLogger()})
+	})
+	if k.err != nil {
+		tb.Fatalf("create keyspace %s: %v", k.name, k.err)
+	}
+	return k.name
+}
+
+func (k *onceKeyspace) drop() {
+	if k.name == "" {
+		return
+	}
+	if err := dropKeyspace(k.hosts, testDC(), k.name); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+	}
+}
+
+// shared is the keyspace of every test that needs no other replication
+// and no schema of its own; twoDC the one replicated to a second
+// datacenter (twodc_test.go).
+var shared, twoDC onceKeyspace
+
+// openShared opens a store on the shared keyspace; the test closes it.
+func openShared(tb testing.TB) *Store {
 	tb.Helper()
 	hosts := testHosts(tb)
-	ks := pool.get(tb, hosts)
-	s, err := Open(Options{Hosts: hosts, LocalDC: testDC(), Keyspace: ks, Logger: quietLogger()})
+	s, err := Open(Options{Hosts: hosts, LocalDC: testDC(), Keyspace: shared.get(tb, hosts, testReplication(tb)), Logger: quietLogger()})
 	if err != nil {
 		tb.Fatal(err)
 	}
 	return s
-}
-
-// pool makes keyspaces with the schema applied ahead of the tests that
-// want one. Creating a keyspace is a dozen and a half schema changes, each
-// waiting for every node to agree, about 9 s on a two-node cluster;
-// several made at once take about 4 s each, and they overlap the tests.
-var pool ksPool
-
-const poolWorkers = 3
-
-type ksPool struct {
-	once    sync.Once
-	ready   chan string
-	stop    chan struct{}
-	failed  chan struct{}
-	err     error
-	workers sync.WaitGroup
-	drops   sync.WaitGroup
-	hosts   []string
-	closed  atomic.Bool
-}
-
-func (p *ksPool) get(tb testing.TB, hosts []string) string {
-	tb.Helper()
-	repl := testReplication(tb)
-	p.once.Do(func() {
-		p.ready, p.stop, p.failed, p.hosts = make(chan string), make(chan struct{}), make(chan struct{}), hosts
-		for range poolWorkers {
-			p.workers.Go(func() { p.work(repl) })
-		}
-	})
-	if p.closed.Load() {
-		tb.Fatal("keyspace pool used after close")
-	}
-	select {
-	case ks := <-p.ready:
-		tb.Cleanup(func() { p.drop(ks) })
-		return ks
-	case <-p.failed:
-		tb.Fatalf("keyspace pool: %v", p.err)
-		return ""
-	}
-}
-
-func (p *ksPool) work(repl map[string]int) {
-	for {
-		select {
-		case <-p.stop:
-			return
-		default:
-		}
-		ks := uniqueKeyspace()
-		err := Migrate(context.Background(), Options{Hosts: p.hosts, LocalDC: testDC(), Keyspace: ks, Replication: repl, Logger: quietLogger()})
-		if err != nil {
-			p.drop(ks)
-			select {
-			case <-p.failed:
-			default:
-				p.err = err
-				close(p.failed)
-			}
-			return
-		}
-		select {
-		case p.ready <- ks:
-		case <-p.stop:
-			p.drop(ks)
-			return
-		}
-	}
-}
-
-func (p *ksPool) drop(ks string) {
-	p.drops.Go(func() {
-		if err := dropKeyspace(p.hosts, testDC(), ks); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-		}
-	})
-}
-
-// close stops the workers, drops the keyspaces made ahead and waits for
-// every drop. Tests that stop nodes call it first: a schema change waits
-// for every node.
-func (p *ksPool) close() {
-	if p.stop == nil || !p.closed.CompareAndSwap(false, true) {
-		p.drops.Wait()
-		return
-	}
-	close(p.stop)
-	p.workers.Wait()
-	p.drops.Wait()
 }

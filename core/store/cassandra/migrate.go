@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path"
 	"slices"
@@ -85,28 +86,35 @@ func splitCQL(src string) []string {
 // `accord migrate` command) is optional; it lets an operator change the
 // schema before rolling out servers.
 //
-// It is safe to run from several processes at once: each version is
-// claimed with a lightweight transaction (SERIAL, so across datacenters)
-// in schema_migrations and only the claimant runs its statements; the
-// others wait until it is marked done. A claim left by a process that
-// died is taken over after staleClaim. Every statement is CREATE ... IF
-// NOT EXISTS, so a migration cut short is simply run again. Schema changes
-// need every node of every datacenter up: Cassandra waits for all of them
-// to agree on the schema.
+// It is safe to run from several processes at once, in any datacenter:
+// each version is claimed with a lightweight transaction (SERIAL, so
+// across datacenters) in schema_migrations and only the claimant runs its
+// statements, renewing its claim after each one; the others wait until it
+// is marked done. A claim that has not been renewed for staleClaim (its
+// process died) is taken over. Every statement is CREATE ... IF NOT
+// EXISTS, sent to one coordinator for the whole cluster (see schema.go),
+// so a migration cut short, or run twice after a takeover, ends in the
+// same schema. Schema changes need every node of every datacenter up:
+// each waits for all of them to agree.
 func Migrate(ctx context.Context, opts Options) error {
 	opts, err := opts.withDefaults()
 	if err != nil {
 		return err
 	}
+	return runSchema(ctx, opts)
+}
+
+// runSchema is Migrate with defaulted options.
+func runSchema(ctx context.Context, opts Options) error {
 	if err := ensureKeyspace(ctx, opts); err != nil {
 		return err
 	}
-	sess, err := newSession(opts, opts.Keyspace)
+	ss, err := openSchemaSession(opts, opts.Keyspace)
 	if err != nil {
 		return err
 	}
-	defer sess.Close()
-	return migrate(ctx, sess, opts)
+	defer ss.Close()
+	return migrate(ctx, ss)
 }
 
 const (
@@ -125,29 +133,34 @@ const (
 	qMigrationRead   = `SELECT state, owner, claimed_at FROM schema_migrations WHERE version = ?`
 	qMigrationClaim  = `INSERT INTO schema_migrations (version, name, owner, state, claimed_at) VALUES (?, ?, ?, 'running', ?) IF NOT EXISTS`
 	qMigrationSteal  = `UPDATE schema_migrations SET owner = ?, claimed_at = ? WHERE version = ? IF owner = ? AND state = 'running'`
+	qMigrationRenew  = `UPDATE schema_migrations SET claimed_at = ? WHERE version = ? IF owner = ? AND state = 'running'`
 	qMigrationDone   = `UPDATE schema_migrations SET state = 'done', applied_at = ? WHERE version = ? IF owner = ?`
 )
 
-// staleClaim is how long a claim may stay 'running' before another
-// process takes it over. Creating a dozen tables takes seconds.
-const staleClaim = 2 * time.Minute
+// staleClaim is how long a claim may go unrenewed before another process
+// takes it over. The claimant renews after every statement, and one
+// statement is bounded by the schema timeout and a wait for agreement.
+var staleClaim = 3 * time.Minute
 
 // ensureKeyspace creates the keyspace when it does not exist. The check
 // comes first so that servers starting together on an existing cluster do
 // not issue concurrent schema changes.
 func ensureKeyspace(ctx context.Context, opts Options) error {
-	sess, err := newSession(opts, "")
+	ss, err := openSchemaSession(opts, "")
 	if err != nil {
 		return err
 	}
-	defer sess.Close()
+	defer ss.Close()
 	var name string
-	err = sess.Query(qKeyspaceExists, opts.Keyspace).WithContext(ctx).Consistency(gocql.One).Scan(&name)
-	if err == nil {
-		return nil
-	}
-	if !errors.Is(err, gocql.ErrNotFound) {
-		return wrap(err, "look up keyspace %s", opts.Keyspace)
+	err = ss.retry(ctx, "look up keyspace "+opts.Keyspace, func() error {
+		err := ss.ddlSess.Query(qKeyspaceExists, opts.Keyspace).WithContext(ctx).Consistency(gocql.One).Scan(&name)
+		if errors.Is(err, gocql.ErrNotFound) {
+			return nil
+		}
+		return err
+	})
+	if err != nil || name != "" {
+		return err
 	}
 	if len(opts.Replication) == 0 {
 		return fmt.Errorf("cassandra: keyspace %s does not exist and Options.Replication is empty: say how to replicate it", opts.Keyspace)
@@ -155,40 +168,39 @@ func ensureKeyspace(ctx context.Context, opts Options) error {
 	opts.Logger.Info("creating keyspace", "keyspace", opts.Keyspace, "replication", replicationCQL(opts.Replication))
 	stmt := fmt.Sprintf("CREATE KEYSPACE IF NOT EXISTS %s WITH replication = %s AND durable_writes = true",
 		opts.Keyspace, replicationCQL(opts.Replication))
-	if err := schemaQuery(sess, stmt).WithContext(ctx).Exec(); err != nil {
-		return wrap(err, "create keyspace %s", opts.Keyspace)
-	}
-	return wrap(sess.AwaitSchemaAgreement(ctx), "create keyspace %s: schema agreement", opts.Keyspace)
+	return ss.ddl(ctx, "create keyspace "+opts.Keyspace, stmt)
 }
 
-// schemaQuery makes the query of a schema statement. The empty routing key
-// stops the token-aware policy from preparing the statement to learn its
-// partition key (it has none): Cassandra would keep the prepared DDL in
-// system.prepared_statements and warn about each at every restart.
-func schemaQuery(sess *gocql.Session, stmt string) *gocql.Query {
-	return sess.Query(stmt).RoutingKey([]byte{})
-}
-
-func migrate(ctx context.Context, sess *gocql.Session, opts Options) error {
+func migrate(ctx context.Context, ss *schemaSession) error {
 	ms, err := loadMigrations()
 	if err != nil {
 		return fmt.Errorf("cassandra: %w", err)
 	}
 	var name string
-	err = sess.Query(qTableExists, opts.Keyspace, "schema_migrations").WithContext(ctx).Consistency(gocql.One).Scan(&name)
-	if errors.Is(err, gocql.ErrNotFound) {
-		err = schemaQuery(sess, qCreateMigrations).WithContext(ctx).Exec()
-		if err == nil {
-			err = sess.AwaitSchemaAgreement(ctx)
+	err = ss.retry(ctx, "look up schema_migrations", func() error {
+		err := ss.ddlSess.Query(qTableExists, ss.opts.Keyspace, "schema_migrations").WithContext(ctx).Consistency(gocql.One).Scan(&name)
+		if errors.Is(err, gocql.ErrNotFound) {
+			return nil
 		}
-	}
+		return err
+	})
 	if err != nil {
-		return wrap(err, "create schema_migrations")
+		return err
+	}
+	if name == "" {
+		if err := ss.ddl(ctx, "create schema_migrations", qCreateMigrations); err != nil {
+			return err
+		}
 	}
 
 	// The common case, every migration applied, costs one local read and
 	// works while another datacenter is down.
-	done, err := migrationStates(ctx, sess)
+	var done map[int]bool
+	err = ss.retry(ctx, "read schema_migrations", func() error {
+		var err error
+		done, err = migrationStates(ctx, ss.data)
+		return err
+	})
 	if err != nil {
 		return err
 	}
@@ -197,40 +209,23 @@ func migrate(ctx context.Context, sess *gocql.Session, opts Options) error {
 		if done[m.version] {
 			continue
 		}
-		if err := apply(ctx, sess, m, owner, opts); err != nil {
+		if err := apply(ctx, ss, m, owner); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// migrationStates reads which migrations are done. A process that found
-// schema_migrations created a moment ago by another may ask a node that
-// has not applied that schema change yet ("table schema_migrations does
-// not exist"): it waits for agreement and asks again, for a while.
+// migrationStates reads which migrations are done.
 func migrationStates(ctx context.Context, sess *gocql.Session) (map[int]bool, error) {
-	for attempt := 0; ; attempt++ {
-		done := map[int]bool{}
-		iter := sess.Query(qMigrationStates).WithContext(ctx).Iter()
-		var v int
-		var state string
-		for iter.Scan(&v, &state) {
-			done[v] = state == "done"
-		}
-		err := iter.Close()
-		if err == nil {
-			return done, nil
-		}
-		if attempt >= 40 || !strings.Contains(err.Error(), "does not exist") {
-			return nil, wrap(err, "read schema_migrations")
-		}
-		_ = sess.AwaitSchemaAgreement(ctx)
-		select {
-		case <-ctx.Done():
-			return nil, wrap(ctx.Err(), "read schema_migrations")
-		case <-time.After(250 * time.Millisecond):
-		}
+	done := map[int]bool{}
+	iter := sess.Query(qMigrationStates).WithContext(ctx).Iter()
+	var v int
+	var state string
+	for iter.Scan(&v, &state) {
+		done[v] = state == "done"
 	}
+	return done, iter.Close()
 }
 
 func newOwner() string {
@@ -240,70 +235,108 @@ func newOwner() string {
 	return fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(b[:]))
 }
 
-// apply claims migration m, runs it and marks it done, or waits for the
-// process that claimed it.
-func apply(ctx context.Context, sess *gocql.Session, m migration, owner string, opts Options) error {
-	log := opts.Logger.With("migration", m.name)
-	prev := map[string]any{}
-	applied, err := sess.Query(qMigrationClaim, m.version, m.name, owner, time.Now()).
-		WithContext(ctx).SerialConsistency(gocql.Serial).Idempotent(false).MapScanCAS(prev)
-	if err != nil {
-		return wrap(err, "claim migration %s", m.name)
+// claim is a migration's row in schema_migrations.
+type claim struct {
+	exists    bool
+	state     string
+	owner     string
+	claimedAt time.Time
+}
+
+// apply brings migration m to done: it claims m, runs it and marks it
+// done, or waits for the process that holds the claim. Each turn starts
+// from a SERIAL read, which sees the outcome of every transaction before
+// it, so a transaction whose answer was lost (a timeout) is judged by
+// what it did rather than by its answer.
+func apply(ctx context.Context, ss *schemaSession, m migration, owner string) error {
+	log := ss.opts.Logger.With("migration", m.name)
+	cas := func(what, stmt string, args ...any) error {
+		return ss.retry(ctx, what+" "+m.name, func() error {
+			_, err := ss.data.Query(stmt, args...).WithContext(ctx).SerialConsistency(gocql.Serial).
+				Idempotent(false).MapScanCAS(map[string]any{})
+			return err
+		})
 	}
-	for !applied {
-		state, _ := prev["state"].(string)
-		if state == "done" {
-			return nil
+	waiting := false
+	for {
+		var c claim
+		err := ss.retry(ctx, "read migration "+m.name, func() error {
+			c = claim{}
+			err := ss.data.Query(qMigrationRead, m.version).WithContext(ctx).Consistency(gocql.Consistency(gocql.Serial)).
+				Scan(&c.state, &c.owner, &c.claimedAt)
+			if errors.Is(err, gocql.ErrNotFound) {
+				return nil
+			}
+			c.exists = err == nil
+			return err
+		})
+		if err != nil {
+			return err
 		}
-		holder, _ := prev["owner"].(string)
-		claimed, _ := prev["claimed_at"].(time.Time)
-		if time.Since(claimed) > staleClaim {
-			log.Warn("taking over a stale migration claim", "owner", holder, "claimed_at", claimed)
-			applied, err = sess.Query(qMigrationSteal, owner, time.Now(), m.version, holder).
-				WithContext(ctx).SerialConsistency(gocql.Serial).Idempotent(false).MapScanCAS(map[string]any{})
+		switch {
+		case c.state == "done":
+			return nil
+		case !c.exists:
+			if err := cas("claim migration", qMigrationClaim, m.version, m.name, owner, time.Now()); err != nil {
+				return err
+			}
+		case c.owner == owner:
+			finished, err := run(ctx, ss, m, owner, log)
 			if err != nil {
-				return wrap(err, "take over migration %s", m.name)
+				return err
 			}
-			if applied {
-				break
+			if !finished {
+				continue
 			}
-		} else {
-			log.Info("waiting for another process to apply the migration", "owner", holder)
+			if err := cas("mark done migration", qMigrationDone, time.Now(), m.version, owner); err != nil {
+				return err
+			}
+		case time.Since(c.claimedAt) > staleClaim:
+			log.Warn("taking over a stale migration claim", "owner", c.owner, "claimed_at", c.claimedAt)
+			if err := cas("take over migration", qMigrationSteal, owner, time.Now(), m.version, c.owner); err != nil {
+				return err
+			}
+		default:
+			if !waiting {
+				log.Info("waiting for another process to apply the migration", "owner", c.owner)
+				waiting = true
+			}
 			select {
 			case <-ctx.Done():
-				return fmt.Errorf("cassandra: wait for migration %s by %s: %w", m.name, holder, ctx.Err())
+				return fmt.Errorf("cassandra: wait for migration %s by %s: %w", m.name, c.owner, ctx.Err())
 			case <-time.After(500 * time.Millisecond):
 			}
 		}
-		// A SERIAL read sees the outcome of every claim that went before.
-		var at time.Time
-		err := sess.Query(qMigrationRead, m.version).WithContext(ctx).Consistency(gocql.Consistency(gocql.Serial)).Scan(&state, &holder, &at)
-		if err != nil {
-			return wrap(err, "read migration %s", m.name)
-		}
-		prev = map[string]any{"state": state, "owner": holder, "claimed_at": at}
 	}
+}
 
+// run executes a claimed migration's statements, renewing the claim after
+// each, and reports whether it ran them all. It stops early when a renewal
+// does not apply: the claim was taken over (the taker runs the same
+// idempotent statements) or the renewal's answer was lost, which the
+// caller's next read tells apart.
+func run(ctx context.Context, ss *schemaSession, m migration, owner string, log *slog.Logger) (bool, error) {
 	start := time.Now()
 	log.Info("applying migration", "statements", len(m.statements))
 	for i, stmt := range m.statements {
-		if err := schemaQuery(sess, stmt).WithContext(ctx).Exec(); err != nil {
-			return wrap(err, "migration %s, statement %d", m.name, i+1)
+		if err := ss.ddl(ctx, fmt.Sprintf("migration %s, statement %d", m.name, i+1), stmt); err != nil {
+			return false, err
+		}
+		var applied bool
+		err := ss.retry(ctx, "renew claim of migration "+m.name, func() error {
+			var err error
+			applied, err = ss.data.Query(qMigrationRenew, time.Now(), m.version, owner).WithContext(ctx).
+				SerialConsistency(gocql.Serial).Idempotent(false).MapScanCAS(map[string]any{})
+			return err
+		})
+		if err != nil {
+			return false, err
+		}
+		if !applied {
+			log.Warn("migration claim was not renewed; checking who holds it")
+			return false, nil
 		}
 	}
-	if err := sess.AwaitSchemaAgreement(ctx); err != nil {
-		return wrap(err, "migration %s: schema agreement", m.name)
-	}
-	ok, err := sess.Query(qMigrationDone, time.Now(), m.version, owner).
-		WithContext(ctx).SerialConsistency(gocql.Serial).Idempotent(false).MapScanCAS(map[string]any{})
-	if err != nil {
-		return wrap(err, "mark migration %s done", m.name)
-	}
-	if !ok {
-		// Someone took the claim over, thinking this process dead; the
-		// statements are idempotent, so both runs end in the same schema.
-		log.Warn("migration claim was taken over while applying it")
-	}
 	log.Info("applied migration", "duration", time.Since(start).Round(time.Millisecond))
-	return nil
+	return true, nil
 }

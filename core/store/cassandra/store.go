@@ -41,14 +41,20 @@ type Options struct {
 	Logger *slog.Logger
 	// Timeout bounds each request to the cluster; 10 s when zero.
 	Timeout time.Duration
+	// SchemaTimeout bounds each schema request (keyspace and table
+	// creation, the migration bookkeeping), which waits on every node of
+	// every datacenter; one minute when zero. Failed schema steps are
+	// retried until Open's or Migrate's context ends (see schema.go).
+	SchemaTimeout time.Duration
 }
 
 const (
 	defaultKeyspace = "accord"
 	defaultTimeout  = 10 * time.Second
 	// openTimeout bounds Open's schema work: keyspace creation and
-	// migrations wait for schema agreement on every node.
-	openTimeout = 3 * time.Minute
+	// migrations wait for schema agreement on every node, and are retried
+	// while the cluster is busy.
+	openTimeout = 5 * time.Minute
 )
 
 // CQL identifiers cannot be bound as parameters, so the keyspace and the
@@ -89,6 +95,9 @@ func (o Options) withDefaults() (Options, error) {
 	if o.Timeout <= 0 {
 		o.Timeout = defaultTimeout
 	}
+	if o.SchemaTimeout <= 0 {
+		o.SchemaTimeout = defaultSchemaTimeout
+	}
 	return o, nil
 }
 
@@ -114,15 +123,11 @@ func Open(opts Options) (*Store, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), openTimeout)
 	defer cancel()
-	if err := ensureKeyspace(ctx, opts); err != nil {
+	if err := runSchema(ctx, opts); err != nil {
 		return nil, err
 	}
 	sess, err := newSession(opts, opts.Keyspace)
 	if err != nil {
-		return nil, err
-	}
-	if err := migrate(ctx, sess, opts); err != nil {
-		sess.Close()
 		return nil, err
 	}
 	return &Store{sess: sess, log: opts.Logger}, nil
@@ -140,7 +145,8 @@ func newSession(opts Options, keyspace string) (*gocql.Session, error) {
 	c.SerialConsistency = gocql.LocalSerial
 	c.Timeout = opts.Timeout
 	c.ConnectTimeout = min(opts.Timeout, 5*time.Second)
-	c.MaxWaitSchemaAgreement = time.Minute
+	// The data session issues no DDL (schema work has a session of its
+	// own, schema.go), so gocql's wait after a schema change never runs.
 	// Token-aware routing sends a statement to a replica of its partition,
 	// which saves a hop; the DC-aware fallback picks among local nodes.
 	// Only local nodes coordinate. The policy alone would send queries to
@@ -158,7 +164,7 @@ func newSession(opts Options, keyspace string) (*gocql.Session, error) {
 	// gives the same result: all requests may be retried.
 	c.DefaultIdempotence = true
 	c.RetryPolicy = &gocql.ExponentialBackoffRetryPolicy{NumRetries: 2, Min: 50 * time.Millisecond, Max: 500 * time.Millisecond}
-	c.Logger = driverLogger{opts.Logger}
+	c.Logger = driverLogger{log: opts.Logger}
 	sess, err := c.CreateSession()
 	if err != nil {
 		return nil, fmt.Errorf("cassandra: connect to %s (datacenter %s): %w", strings.Join(opts.Hosts, ","), opts.LocalDC, err)
@@ -266,14 +272,29 @@ func (c *markerCache) add(ks []marker) {
 	}
 }
 
-// driverLogger routes gocql's messages to slog.
-type driverLogger struct{ log *slog.Logger }
-
-func (l driverLogger) Print(v ...any) { l.log.Info(strings.TrimSpace(fmt.Sprint(v...))) }
-func (l driverLogger) Printf(format string, v ...any) {
-	l.log.Info(strings.TrimSpace(fmt.Sprintf(format, v...)))
+// driverLogger routes gocql's messages to slog; messages that start with
+// one of quiet go to Debug.
+type driverLogger struct {
+	log   *slog.Logger
+	quiet []string
 }
-func (l driverLogger) Println(v ...any) { l.log.Info(strings.TrimSpace(fmt.Sprintln(v...))) }
+
+func (l driverLogger) Print(v ...any) { l.out(fmt.Sprint(v...)) }
+func (l driverLogger) Printf(format string, v ...any) {
+	l.out(fmt.Sprintf(format, v...))
+}
+func (l driverLogger) Println(v ...any) { l.out(fmt.Sprintln(v...)) }
+
+func (l driverLogger) out(msg string) {
+	msg = strings.TrimSpace(msg)
+	for _, q := range l.quiet {
+		if strings.HasPrefix(msg, q) {
+			l.log.Debug(msg)
+			return
+		}
+	}
+	l.log.Info(msg)
+}
 
 // replicationCQL renders a NetworkTopologyStrategy map in a stable order.
 func replicationCQL(r map[string]int) string {

@@ -133,9 +133,8 @@ func sameHistory(ctx context.Context, s *Store, ch store.ID, want []*model.Messa
 func TestTwoDCReplication(t *testing.T) {
 	remote := findRemoteDC(t)
 	hosts := testHosts(t)
-	ks := newKeyspace(t, hosts, testDC())
-	repl := map[string]int{testDC(): 1, remote.name: 1}
-	s1 := openIn(t, hosts, testDC(), ks, "", repl)
+	ks := twoDC.get(t, hosts, map[string]int{testDC(): 1, remote.name: 1})
+	s1 := openIn(t, hosts, testDC(), ks, "", nil)
 	s2 := openIn(t, remote.hosts, remote.name, ks, "", nil)
 
 	const ch = 1001
@@ -213,13 +212,11 @@ func TestTwoDCNodeDown(t *testing.T) {
 	if out, _ := runScript(t, "status"); !strings.Contains(out, "node "+remote.name+" ") || !strings.Contains(out, "CQL open") {
 		t.Skipf("node %s is not run by cassandra.sh (status: %q), so it cannot be stopped", remote.name, out)
 	}
-	// No schema change may be in flight while a node is down: each waits
-	// for every node to agree.
-	pool.close()
-
-	ks := newKeyspace(t, hosts, testDC())
-	repl := map[string]int{testDC(): 1, remote.name: 1}
-	s1 := openIn(t, hosts, testDC(), ks, "", repl)
+	// The keyspace is made (if TestTwoDCReplication has not) while both
+	// nodes are up. Schema changes of other test processes made while the
+	// node is down wait for it (schema.go).
+	ks := twoDC.get(t, hosts, map[string]int{testDC(): 1, remote.name: 1})
+	s1 := openIn(t, hosts, testDC(), ks, "", nil)
 	quorum := openIn(t, hosts, testDC(), ks, "QUORUM", nil)
 	const ch = 3001
 	before := messagesAt(ch, time.Date(2025, 5, 1, 0, 0, 0, 0, time.UTC), 20, "before")
@@ -257,6 +254,20 @@ func TestTwoDCNodeDown(t *testing.T) {
 	if err := sameHistory(t.Context(), s1, ch, all); err != nil {
 		t.Fatalf("reading back in %s with %s down: %v", testDC(), remote.name, err)
 	}
+
+	// A schema change now cannot reach agreement: it fails, saying which
+	// node is behind, once its context ends.
+	func() {
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		defer cancel()
+		ks2 := newKeyspace(t, hosts, testDC())
+		err := Migrate(ctx, Options{Hosts: hosts, LocalDC: testDC(), Keyspace: ks2, Replication: map[string]int{testDC(): 1}, Logger: quietLogger()})
+		if err == nil || !strings.Contains(err.Error(), "disagree") || !strings.Contains(err.Error(), remote.hosts[0]) {
+			t.Errorf("Migrate with %s down = %v, want an error naming %s as not agreeing", remote.name, err, remote.hosts[0])
+		} else {
+			t.Logf("Migrate with %s down: %v", remote.name, err)
+		}
+	}()
 
 	// QUORUM of two replicas needs both; it must fail, once the
 	// coordinator knows the node is down.

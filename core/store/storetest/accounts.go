@@ -40,9 +40,22 @@ func testAccounts(t *testing.T, s store.Store) {
 			equalJSON(t, "GetUser", got, u)
 		}
 
+		// Only this test's users: the store may hold other groups' too.
+		mine := map[ID]bool{}
+		for _, u := range users {
+			mine[u.ID] = true
+		}
 		var seen []*model.User
+		var last ID
+		first := true
 		if err := s.ForEachUser(ctx(t), func(u *model.User) error {
-			seen = append(seen, u)
+			if !first && u.ID <= last {
+				t.Errorf("ForEachUser: user %d after user %d, want ascending IDs", u.ID, last)
+			}
+			first, last = false, u.ID
+			if mine[u.ID] {
+				seen = append(seen, u)
+			}
 			return nil
 		}); err != nil {
 			t.Fatalf("ForEachUser: %v", err)
@@ -117,8 +130,8 @@ func testAccounts(t *testing.T, s store.Store) {
 		group := &model.Channel{ID: 5000, Type: model.ChannelGroupDM, Name: "friends", Recipients: []ID{100, 200, 300}}
 		gone := &model.Channel{ID: 5002, Type: model.ChannelDM, Recipients: []ID{100, 300}}
 		// A guild channel is not a DM and must not show up in ForEachDM.
-		guild := &model.Guild{ID: 9000, Name: "g", OwnerID: 100}
-		text := &model.Channel{ID: 5003, Type: model.ChannelGuildText, GuildID: 9000, Name: "general"}
+		guild := &model.Guild{ID: 5900, Name: "g", OwnerID: 100}
+		text := &model.Channel{ID: 5003, Type: model.ChannelGuildText, GuildID: 5900, Name: "general"}
 		commit(t, s,
 			store.Op{Kind: store.OpPutChannel, Channel: dm},
 			store.Op{Kind: store.OpPutChannel, Channel: group},
@@ -131,7 +144,7 @@ func testAccounts(t *testing.T, s store.Store) {
 		dm2.LastMessageID = 78
 		commit(t, s, store.Op{Kind: store.OpPutChannel, Channel: &dm2})
 
-		got := allDMs(t, s)
+		got := allDMs(t, s, dm.ID, group.ID, gone.ID, text.ID)
 		equalJSON(t, "ForEachDM", got, []*model.Channel{group, &dm2})
 
 		calls := 0
@@ -152,12 +165,15 @@ func cmpID(a, b ID) int {
 	return 0
 }
 
-// allDMs returns every DM channel, sorted by ID.
-func allDMs(t testing.TB, s store.Store) []*model.Channel {
+// allDMs returns the DM channels ForEachDM passes among the given IDs
+// (other groups' DMs may be in the store), sorted by ID.
+func allDMs(t testing.TB, s store.Store, ids ...ID) []*model.Channel {
 	t.Helper()
 	var out []*model.Channel
 	if err := s.ForEachDM(ctx(t), func(c *model.Channel) error {
-		out = append(out, c)
+		if slices.Contains(ids, c.ID) {
+			out = append(out, c)
+		}
 		return nil
 	}); err != nil {
 		t.Fatalf("ForEachDM: %v", err)

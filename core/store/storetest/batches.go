@@ -40,7 +40,7 @@ func testBatches(t *testing.T, s store.Store) {
 		if _, err := s.GetApplication(ctx(t), 60_100); err != nil {
 			t.Errorf("GetApplication: %v", err)
 		}
-		equalJSON(t, "ForEachDM", allDMs(t, s), []*model.Channel{dm})
+		equalJSON(t, "ForEachDM", allDMs(t, s, dm.ID, g.Channels[0].ID), []*model.Channel{dm})
 		if got, err := s.GetMessage(ctx(t), msg.ChannelID, msg.ID); err != nil {
 			t.Errorf("GetMessage: %v", err)
 		} else {

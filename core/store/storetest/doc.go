@@ -7,11 +7,14 @@
 //		storetest.Run(t, func(t *testing.T) store.Store { return openFresh(t) })
 //	}
 //
-// open must return a new, empty store each time it is called. Run calls it
-// once per group of tests (about a dozen times), not once per case, so a
-// slow open is fine. Run closes every store it opens; open may register
-// cleanups of its own (removing a directory or a keyspace), which then run
-// after the store is closed.
+// Run calls open once per group of tests (about a dozen times), not once
+// per case. The first store open returns must be empty; later ones may be
+// new stores or stores over the data of the earlier groups (a Cassandra
+// keyspace shared by the whole suite, since creating one costs seconds of
+// schema agreement): groups and the tests in them use disjoint IDs and
+// check scans only for the rows they wrote. Run closes every store it
+// opens; open may register cleanups of its own (removing a directory or a
+// keyspace), which then run after the store is closed.
 //
 // # The contract beyond the interface's doc comments
 //
