@@ -263,6 +263,31 @@ func (c *cluster) startWriter(shard int, prefix string) *writer {
 	return w
 }
 
+// acked is how many writes have been acknowledged so far.
+func (w *writer) acked() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.acks)
+}
+
+// waitMore waits until every writer has at least one more acknowledged
+// write than it has now: writes are flowing, however busy the machine.
+func waitMore(t testing.TB, what string, ws []*writer) {
+	t.Helper()
+	base := make([]int, len(ws))
+	for i, w := range ws {
+		base[i] = w.acked()
+	}
+	waitFor(t, time.Minute, what, func() bool {
+		for i, w := range ws {
+			if w.acked() <= base[i] {
+				return false
+			}
+		}
+		return true
+	})
+}
+
 func (w *writer) finish() []ack {
 	close(w.stop)
 	<-w.done

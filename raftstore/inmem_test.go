@@ -169,9 +169,9 @@ func TestInmemLeaderFailure(t *testing.T) {
 	l1 := c.leader(1)
 	if l1.Raft(1).LeadershipTransfer().Error() == nil {
 		nl := c.leader(1)
-		waitFor(t, 5*time.Second, "the new leader of shard 1", func() bool { return nl != l1 })
+		waitFor(t, 30*time.Second, "the new leader of shard 1", func() bool { return nl != l1 })
 		last := nl.Raft(1).LastIndex()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		for _, n := range c.live() {
 			if err := n.WaitApplied(ctx, 1, last); err != nil {

@@ -469,7 +469,7 @@ func TestGracefulShutdown(t *testing.T) {
 	stop := func(el time.Duration, n int64) bool { return el >= 500*time.Millisecond && n >= 10 }
 	acks, _ := writeUntil(t, c, chans, "graceful", 8, stop, func() {
 		start := time.Now()
-		state = p.signal(syscall.SIGTERM, 5*time.Second)
+		state = p.signal(syscall.SIGTERM, 30*time.Second)
 		took = time.Since(start)
 	})
 	if state.ExitCode() != 0 {
@@ -480,7 +480,7 @@ func TestGracefulShutdown(t *testing.T) {
 	p = startAccord(t, bin, data)
 	c.base = p.base
 	verify(t, c, chans, acks)
-	if st := p.signal(syscall.SIGTERM, 5*time.Second); st.ExitCode() != 0 {
+	if st := p.signal(syscall.SIGTERM, 30*time.Second); st.ExitCode() != 0 {
 		t.Fatalf("second exit after SIGTERM: %v", st)
 	}
 }

@@ -16,7 +16,10 @@
 # The nodes share the core's store, Cassandra: ACCORD_CASSANDRA_HOSTS
 # (default 127.0.0.1), ACCORD_CASSANDRA_DC (dc1), --keyspace (accord_region).
 # deploy/cassandra/cassandra.sh start runs one. The accord binary is
-# $ACCORD_BIN, or built into DIR/accord.
+# $ACCORD_BIN, or built into DIR/accord. Each node gets
+# $ACCORD_START_TIMEOUT seconds (default 300) to answer /healthz; the
+# first start of a region creates the schema, which takes longer on a busy
+# machine.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -52,7 +55,7 @@ probe() { # port: is the node serving?
 }
 
 wait_healthy() { # port pidfile
-	for _ in $(seq 1 600); do
+	for _ in $(seq 1 $((${ACCORD_START_TIMEOUT:-300} * 10))); do
 		if probe "$1"; then return 0; fi
 		if ! alive "$2"; then return 1; fi
 		sleep 0.1

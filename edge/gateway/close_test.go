@@ -135,7 +135,7 @@ func TestETFIsRefusedBeforeAnyJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ws.Close()
-	_ = ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_ = ws.SetReadDeadline(time.Now().Add(30 * time.Second))
 	_, data, err := ws.ReadMessage()
 	ce, ok := err.(*websocket.CloseError)
 	if !ok || ce.Code != CloseInvalidAPIVersion {

@@ -85,8 +85,12 @@ func newSeededHarness(t testing.TB, seed func(st store.Store) error, mod ...func
 	api := rest.New(rest.Config{Engine: eng, Verifier: ver, Logger: slog.New(slog.DiscardHandler),
 		AttachmentDir: filepath.Join(dir, "att"), PublicURL: srv.URL})
 	cfg := Config{Engine: eng, Verifier: ver, Renderer: api, Logger: slog.New(slog.DiscardHandler),
-		URL: "ws" + strings.TrimPrefix(srv.URL, "http") + "/gateway", HeartbeatInterval: 5 * time.Second,
-		GoroutineReaders: goroutineReaders}
+		URL: "ws" + strings.TrimPrefix(srv.URL, "http") + "/gateway",
+		// Discord's interval: the test clients do not heartbeat unless a
+		// test says so, and a test slowed by a busy machine must not see
+		// its connections time out (tests of the timeout set their own).
+		HeartbeatInterval: 41250 * time.Millisecond,
+		GoroutineReaders:  goroutineReaders}
 	for _, m := range mod {
 		m(&cfg)
 	}
@@ -439,7 +443,7 @@ func (c *client) feedErr(err error) error {
 
 func (c *client) mustNext() *msg {
 	c.t.Helper()
-	m, err := c.next(5 * time.Second)
+	m, err := c.next(30 * time.Second)
 	if err != nil {
 		c.t.Fatalf("read: %v", err)
 	}
@@ -456,7 +460,7 @@ func (c *client) waitFor(t string) *msg {
 // (nil: any) arrives.
 func (c *client) waitMatch(t string, match func(map[string]any) bool) *msg {
 	c.t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		m, err := c.next(time.Until(deadline))
 		if err != nil {
@@ -475,7 +479,7 @@ func (c *client) waitMatch(t string, match func(map[string]any) bool) *msg {
 func (c *client) until(t string, match func(map[string]any) bool) []*msg {
 	c.t.Helper()
 	var out []*msg
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		m, err := c.next(time.Until(deadline))
 		if err != nil {

@@ -194,6 +194,33 @@ func (sess *session) track(p *shared) {
 	}
 }
 
+// resumePending counts the sessions whose replicated resume state lags
+// what they were sent: records not committed yet, runs not flushed yet,
+// and replications under way.
+func (s *Server) resumePending() int {
+	if s.region == nil {
+		return 0
+	}
+	n := int(s.inflight.Load())
+	s.region.dmu.Lock()
+	n += len(s.region.dirty)
+	s.region.dmu.Unlock()
+	s.mu.Lock()
+	sessions := make([]*session, 0, len(s.sessions))
+	for _, sess := range s.sessions {
+		sessions = append(sessions, sess)
+	}
+	s.mu.Unlock()
+	for _, sess := range sessions {
+		sess.mu.Lock()
+		if !sess.dead && !sess.recorded {
+			n++
+		}
+		sess.mu.Unlock()
+	}
+	return n
+}
+
 // replicateOpen replicates the session's record; its runs follow (see
 // flushRuns) only once the record is committed, so they never arrive at
 // a replica before it.
@@ -243,8 +270,10 @@ func (s *Server) replicate(u guild.SessionUpdate) {
 		return
 	}
 	s.bgWG.Add(1)
+	s.inflight.Add(1)
 	go func() {
 		defer s.bgWG.Done()
+		defer s.inflight.Add(-1)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		if err := s.eng.ReplicateSessions(ctx, u); err != nil {
@@ -320,9 +349,10 @@ func (s *Server) resumeRemote(c *conn, sessionID string, userID ID, clientSeq in
 	if user == nil {
 		return false
 	}
-	// This node may trail the holder by a few entries: retry briefly
-	// until it has applied as far as the client has seen.
-	deadline := time.Now().Add(3 * time.Second)
+	// This node may trail the holder by a few entries: retry until it has
+	// applied as far as the client has seen (a busy region can take
+	// seconds; the client waits for RESUMED meanwhile).
+	deadline := time.Now().Add(10 * time.Second)
 	for {
 		ok, retry := s.tryResumeRemote(c, rec, user, clientSeq)
 		if ok || !retry || time.Now().After(deadline) {

@@ -32,7 +32,7 @@ func newResumeSetup(t *testing.T, mod ...func(*Config)) *resumeSetup {
 // waitDetached waits until the server noticed the dropped connection.
 func waitDetached(t *testing.T, h *harness, sessionID string) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		if sess := h.gw.session(sessionID); sess != nil {
 			sess.mu.Lock()
@@ -204,7 +204,7 @@ func TestNormalCloseInvalidatesSession(t *testing.T) {
 			rs := newResumeSetup(t)
 			h := rs.h
 			_ = rs.c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(tc.code, ""), time.Now().Add(time.Second))
-			deadline := time.Now().Add(5 * time.Second)
+			deadline := time.Now().Add(30 * time.Second)
 			for {
 				sess := h.gw.session(rs.session)
 				if sess == nil {
@@ -239,7 +239,7 @@ func TestSessionExpires(t *testing.T) {
 	rs := newResumeSetup(t, func(c *Config) { c.ResumeWindow = 300 * time.Millisecond })
 	h := rs.h
 	rs.c.kill()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for h.gw.Sessions() != 0 {
 		if time.Now().After(deadline) {
 			t.Fatal("session did not expire")

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -94,6 +95,8 @@ type Server struct {
 
 	region *regional      // nil unless the engine is a region replica
 	bgWG   sync.WaitGroup // background replication of session state
+	// inflight counts replications of session state under way.
+	inflight atomic.Int64
 }
 
 // New builds the gateway; attach it to the engine with
@@ -110,6 +113,12 @@ func New(cfg Config) *Server {
 	if s.eng.Replicated() {
 		s.region = newRegional(s.eng.Shards())
 		s.eng.SetSessionHook(s.sessionMoved)
+	}
+	if cfg.Registerer != nil {
+		cfg.Registerer.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: "accord", Subsystem: "gateway", Name: "resume_state_pending",
+			Help: "Sessions of this node whose resume state (record or runs) is not yet committed in the region; 0 means a resume on any node sees everything sent so far.",
+		}, func() float64 { return float64(s.resumePending()) }))
 	}
 	readBuf := 512
 	if canPoll && !cfg.GoroutineReaders {

@@ -70,7 +70,7 @@ func TestSlowConsumerDisconnected(t *testing.T) {
 	// the events did.
 	n := 0
 	for {
-		m, err := slow.next(5 * time.Second)
+		m, err := slow.next(30 * time.Second)
 		if err != nil {
 			var ne interface{ Timeout() bool }
 			if errors.As(err, &ne) && ne.Timeout() {
@@ -138,7 +138,7 @@ func TestGoroutinesReturnToBaseline(t *testing.T) {
 	}
 	for _, c := range append(clients, idle, refused, dropped, stalled) {
 		// Every client sees the end of its connection.
-		_ = c.ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_ = c.ws.SetReadDeadline(time.Now().Add(30 * time.Second))
 		for {
 			if _, _, err := c.ws.ReadMessage(); err != nil {
 				var ne interface{ Timeout() bool }

@@ -45,7 +45,7 @@ func TestWrittenFrames(t *testing.T) {
 		}
 		pongs := make(chan string, 1)
 		peer.SetPongHandler(func(p string) error { pongs <- p; return nil })
-		_ = peer.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_ = peer.SetReadDeadline(time.Now().Add(30 * time.Second))
 		for i, w := range want {
 			mt, got, err := peer.ReadMessage()
 			if err != nil || mt != websocket.TextMessage || !bytes.Equal(got, w) {

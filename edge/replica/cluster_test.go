@@ -244,7 +244,7 @@ func (c *cluster) setup(ctx context.Context) (guild.ID, guild.ID, guild.ID) {
 		c.t.Fatal(err)
 	}
 	var ch guild.ID
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for ch == 0 {
 		for _, m := range c.live() {
 			_ = m.eng.View(gid, func(s *guild.State) error {
@@ -376,7 +376,12 @@ func TestLeaderFailureLosesNothingAcknowledged(t *testing.T) {
 			}
 		}()
 	}
-	time.Sleep(300 * time.Millisecond)
+	count := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(acked)
+	}
+	eventually(t, "20 messages acknowledged before the leader dies", func() bool { return count() >= 20 })
 	var leader *member
 	for _, m := range c.members {
 		if m.rafts[shard].State() == raft.Leader {
@@ -387,7 +392,8 @@ func TestLeaderFailureLosesNothingAcknowledged(t *testing.T) {
 		t.Fatal("no leader")
 	}
 	leader.shutdown()
-	time.Sleep(700 * time.Millisecond)
+	before := count()
+	eventually(t, "20 more messages acknowledged by the new leader", func() bool { return count() >= before+20 })
 	close(stop)
 	wg.Wait()
 
@@ -401,7 +407,7 @@ func TestLeaderFailureLosesNothingAcknowledged(t *testing.T) {
 	c.waitConverged(acked)
 	checkSameOrder(t, c, acked)
 	// The new leader persisted what the old one may not have.
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for id := range acked {
 		for {
 			_, err := c.st.GetMessage(ctx, ch, id)
@@ -577,7 +583,7 @@ func TestPresenceAndVoiceAreReplicated(t *testing.T) {
 
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(time.Minute)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("never: %s", what)

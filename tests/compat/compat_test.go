@@ -42,7 +42,7 @@ import (
 func init() { auth.BcryptCost = bcrypt.MinCost }
 
 // testTimeout bounds one library's whole scenario, bot start included.
-const testTimeout = 60 * time.Second
+const testTimeout = 3 * time.Minute
 
 // replyEmoji is the reaction every bot adds to the user's message.
 const replyEmoji = "👍"

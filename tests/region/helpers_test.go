@@ -151,7 +151,31 @@ func (r *region) start(n int) {
 		"--", "--rate-limits", "off", "--log-level", "info", "--heartbeat-interval", "2s")
 }
 
-func (r *region) url(i int) string      { return fmt.Sprintf("http://127.0.0.1:%d", r.base+i-1) }
+func (r *region) url(i int) string { return fmt.Sprintf("http://127.0.0.1:%d", r.base+i-1) }
+
+// waitMetric waits until node i's /metrics reports name at want.
+func (r *region) waitMetric(i int, name string, want float64) {
+	r.t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	last := "no answer"
+	for time.Now().Before(deadline) {
+		res, err := http.Get(r.url(i) + "/metrics")
+		if err == nil {
+			raw, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			for _, line := range strings.Split(string(raw), "\n") {
+				if v, ok := strings.CutPrefix(line, name+" "); ok {
+					last = v
+					if f, err := strconv.ParseFloat(v, 64); err == nil && f == want {
+						return
+					}
+				}
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	r.t.Fatalf("node %d: %s is %s, want %v", i, name, last, want)
+}
 func (r *region) raftAddr(i int) string { return fmt.Sprintf("127.0.0.1:%d", r.base+100+i-1) }
 
 func (r *region) pid(i int) int {
@@ -186,7 +210,7 @@ func (r *region) leaderOf(key uint64) int {
 		r.t.Fatal(err)
 	}
 	shard := raftstore.ShardOf(key, shards)
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(time.Minute)
 	for time.Now().Before(deadline) {
 		for i := 1; i <= r.nodes; i++ {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -305,7 +329,7 @@ func connect(t *testing.T, base, name string, u user) *gwClient {
 	go c.read()
 	select {
 	case <-c.ready:
-	case <-time.After(20 * time.Second):
+	case <-time.After(time.Minute):
 		t.Fatalf("%s: no GUILD_CREATE", name)
 	}
 	t.Cleanup(func() { ws.Close() })
@@ -479,6 +503,25 @@ func (s *sender) run(stop <-chan struct{}, wg *sync.WaitGroup, nodes func() []st
 			s.mu.Unlock()
 		}
 		time.Sleep(15 * time.Millisecond)
+	}
+}
+
+// waitAcked waits until at least n messages are acknowledged: traffic
+// flows for as long as the machine needs, not for a fixed time.
+func (s *sender) waitAcked(t *testing.T, n int, what string) int {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		s.mu.Lock()
+		got := len(s.acked)
+		s.mu.Unlock()
+		if got >= n {
+			return got
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %d messages acknowledged, want %d", what, got, n)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 

@@ -61,12 +61,11 @@ func TestRegionLeaderKilledMidStream(t *testing.T) {
 	t.Logf("guild %s: shard leader is node %d", w.guild, leader)
 	live := newLiveSet(r, 1, 2, 3)
 	s, stop, wg := startSenders(w, live.urls)
-	time.Sleep(1500 * time.Millisecond)
-	before := len(s.snapshot())
+	before := s.waitAcked(t, 100, "before the kill")
 	live.set(leader, false)
 	r.kill(leader)
 	t.Logf("killed node %d after %d acknowledged messages", leader, before)
-	time.Sleep(3 * time.Second)
+	s.waitAcked(t, before+100, "after the leader died")
 	close(stop)
 	wg.Wait()
 	acked := s.snapshot()
@@ -83,7 +82,7 @@ func TestRegionLeaderKilledMidStream(t *testing.T) {
 			continue
 		}
 		for _, c := range w.clients[n] {
-			c.waitAll(acked, 30*time.Second)
+			c.waitAll(acked, time.Minute)
 			c.checkExactlyOnce(acked)
 			got := c.messages()
 			if ref == nil {
@@ -118,13 +117,13 @@ func TestRegionLeaderKilledMidStream(t *testing.T) {
 	}
 	out := mustAPI(t, r.url(leader), "POST", "/channels/"+w.channel+"/messages", w.users[1].token, map[string]any{"content": "after restart"}, 200)
 	one := map[string]bool{out["id"].(string): true}
-	c.waitAll(one, 20*time.Second)
+	c.waitAll(one, time.Minute)
 	for n := 1; n <= 3; n++ {
 		if n == leader {
 			continue
 		}
 		for _, cl := range w.clients[n] {
-			cl.waitAll(one, 20*time.Second)
+			cl.waitAll(one, time.Minute)
 		}
 	}
 }
@@ -134,7 +133,7 @@ func TestRegionMembershipChangesUnderTraffic(t *testing.T) {
 	w := setup(t, r)
 	live := newLiveSet(r, 1, 2, 3)
 	s, stop, wg := startSenders(w, live.urls)
-	time.Sleep(time.Second)
+	s.waitAcked(t, 50, "before node 4 joined")
 
 	// A fourth node joins while messages flow, and takes traffic.
 	r.start(4)
@@ -142,7 +141,7 @@ func TestRegionMembershipChangesUnderTraffic(t *testing.T) {
 	c4At := time.Now()
 	live.set(4, true)
 	joinedAt := len(s.snapshot())
-	time.Sleep(time.Second)
+	s.waitAcked(t, joinedAt+50, "after node 4 joined")
 
 	// Node 2 leaves the region (through the admin command of node 1),
 	// then stops; messages keep flowing.
@@ -153,7 +152,7 @@ func TestRegionMembershipChangesUnderTraffic(t *testing.T) {
 	}
 	live.set(2, false)
 	r.kill(2)
-	time.Sleep(1500 * time.Millisecond)
+	s.waitAcked(t, len(s.snapshot())+50, "after node 2 left")
 	close(stop)
 	wg.Wait()
 	acked := s.snapshot()
@@ -169,7 +168,7 @@ func TestRegionMembershipChangesUnderTraffic(t *testing.T) {
 	}
 	for _, n := range []int{1, 3} {
 		for _, c := range w.clients[n] {
-			c.waitAll(acked, 30*time.Second)
+			c.waitAll(acked, time.Minute)
 			c.checkExactlyOnce(acked)
 		}
 	}
@@ -184,7 +183,7 @@ func TestRegionMembershipChangesUnderTraffic(t *testing.T) {
 		}
 	}
 	s.mu.Unlock()
-	c4.waitAll(after, 30*time.Second)
+	c4.waitAll(after, time.Minute)
 	c4.checkExactlyOnce(after)
 }
 
@@ -197,10 +196,14 @@ func TestRegionResumeOnAnotherNode(t *testing.T) {
 	// The watcher is user 2's client on node 1; node 1 will die.
 	watcher := w.clients[1][1]
 	ref := w.clients[2][0] // a client on a surviving node, for the full stream
+	before := map[string]bool{}
 	for i := 0; i < 20; i++ {
-		mustAPI(t, r.url(2), "POST", "/channels/"+w.channel+"/messages", w.users[0].token, map[string]any{"content": fmt.Sprintf("before %d", i)}, 200)
+		out := mustAPI(t, r.url(2), "POST", "/channels/"+w.channel+"/messages", w.users[0].token, map[string]any{"content": fmt.Sprintf("before %d", i)}, 200)
+		before[out["id"].(string)] = true
 	}
-	time.Sleep(500 * time.Millisecond) // the session's record reaches the region
+	watcher.waitAll(before, time.Minute)
+	// Everything node 1 sent the watcher is in its replicated resume state.
+	r.waitMetric(1, "accord_gateway_resume_state_pending", 0)
 	watcher.mu.Lock()
 	sessionID, seqAtKill := watcher.sessionID, watcher.seq
 	seen := len(watcher.msgs)
@@ -233,10 +236,10 @@ func TestRegionResumeOnAnotherNode(t *testing.T) {
 	case <-c.ready:
 	case <-c.closed:
 		t.Fatal("connection closed instead of RESUMED")
-	case <-time.After(20 * time.Second):
+	case <-time.After(time.Minute):
 		t.Fatal("no RESUMED")
 	}
-	c.waitAll(missed, 20*time.Second)
+	c.waitAll(missed, time.Minute)
 	// Exactly the missed ones: nothing from before the kill again.
 	got := c.messages()
 	if len(got) != len(missedOrder) {
@@ -256,8 +259,8 @@ func TestRegionResumeOnAnotherNode(t *testing.T) {
 	}
 	// And the session lives on here: new events arrive.
 	out := mustAPI(t, r.url(3), "POST", "/channels/"+w.channel+"/messages", w.users[0].token, map[string]any{"content": "live after resume"}, 200)
-	c.waitAll(map[string]bool{out["id"].(string): true}, 20*time.Second)
-	ref.waitAll(missed, 20*time.Second)
+	c.waitAll(map[string]bool{out["id"].(string): true}, time.Minute)
+	ref.waitAll(missed, time.Minute)
 }
 
 // liveSet is the nodes the senders may use.
