@@ -15,11 +15,11 @@ import (
 	"time"
 
 	"github.com/accord-chat/accord/core/model"
+	"github.com/accord-chat/accord/core/perm"
+	"github.com/accord-chat/accord/core/secret"
 	"github.com/accord-chat/accord/core/snowflake"
 	"github.com/accord-chat/accord/core/store"
 	"github.com/accord-chat/accord/core/store/pebblestore"
-	"github.com/accord-chat/accord/edge/auth"
-	"github.com/accord-chat/accord/edge/perm"
 )
 
 type seedConfig struct {
@@ -117,12 +117,12 @@ type seeded struct {
 func seedMeta(ctx context.Context, st store.Store, c seedConfig) (*seeded, error) {
 	ids := snowflake.NewGenerator(31, 30)
 	now := time.Now().UTC()
-	hash, err := auth.HashPassword(c.password)
+	hash, err := secret.HashPassword(c.password)
 	if err != nil {
 		return nil, err
 	}
 	u := &model.User{ID: ids.Next(), Username: c.username, Discriminator: "0"}
-	tok, digest := auth.NewToken(u.ID, now)
+	tok, digest := secret.NewToken(u.ID, now)
 	var acct store.Batch
 	acct.Add(
 		store.Op{Kind: store.OpPutUser, User: u},

@@ -14,11 +14,11 @@ import (
 	"time"
 
 	"github.com/accord-chat/accord/core/model"
+	"github.com/accord-chat/accord/core/perm"
+	"github.com/accord-chat/accord/core/secret"
 	"github.com/accord-chat/accord/core/snowflake"
 	"github.com/accord-chat/accord/core/store"
 	"github.com/accord-chat/accord/core/store/pebblestore"
-	"github.com/accord-chat/accord/edge/auth"
-	"github.com/accord-chat/accord/edge/perm"
 )
 
 // runSeedGuild writes one guild with --members members into a fresh store,
@@ -99,7 +99,7 @@ func seedGuildOps(ctx context.Context, st store.Store, members, batch int, passw
 	// makes.
 	ids := snowflake.NewGenerator(31, 30)
 	now := time.Now().UTC()
-	hash, err := auth.HashPassword(password)
+	hash, err := secret.HashPassword(password)
 	if err != nil {
 		return nil, err
 	}
@@ -110,7 +110,7 @@ func seedGuildOps(ctx context.Context, st store.Store, members, batch int, passw
 		for i := lo; i < min(lo+batch, members); i++ {
 			name := fmt.Sprintf("bench_%06d", i)
 			u := &model.User{ID: ids.Next(), Username: name, Discriminator: "0"}
-			tok, digest := auth.NewToken(u.ID, now)
+			tok, digest := secret.NewToken(u.ID, now)
 			users[i], tokens[i] = u.ID, tok
 			b.Add(
 				store.Op{Kind: store.OpPutUser, User: u},

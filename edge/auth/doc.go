@@ -1,8 +1,7 @@
-// Package auth makes and checks credentials: bcrypt password hashes and
-// random API tokens, of which only a SHA-256 digest is ever stored.
+// Package auth resolves the credentials a client presents: it parses
+// Discord's Authorization header (bare user tokens, "Bot <token>") and
+// verifies tokens against the store through a cache of their digests, so
+// the hot path of every request is one SHA-256 and a map lookup.
 //
-// Tokens look like Discord's (three dot-separated base64url parts: the user
-// ID, a timestamp, random bytes) so client libraries that peek at them keep
-// working, but nothing is derived from their content: a token is valid only
-// while its digest is in the store.
+// Making credentials (password hashes, new tokens) is core/secret's.
 package auth

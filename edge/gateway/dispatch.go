@@ -6,9 +6,9 @@ import (
 	"time"
 
 	"github.com/accord-chat/accord/core/model"
+	"github.com/accord-chat/accord/core/perm"
 	"github.com/accord-chat/accord/edge/discord"
 	"github.com/accord-chat/accord/edge/guild"
-	"github.com/accord-chat/accord/edge/perm"
 )
 
 // share encodes an event payload once for every recipient.

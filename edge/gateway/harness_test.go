@@ -25,18 +25,19 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/accord-chat/accord/core/model"
+	"github.com/accord-chat/accord/core/perm"
+	"github.com/accord-chat/accord/core/secret"
 	"github.com/accord-chat/accord/core/snowflake"
 	"github.com/accord-chat/accord/core/store"
 	"github.com/accord-chat/accord/core/store/pebblestore"
 	"github.com/accord-chat/accord/edge/auth"
 	"github.com/accord-chat/accord/edge/guild"
-	"github.com/accord-chat/accord/edge/perm"
 	"github.com/accord-chat/accord/edge/rest"
 	"github.com/accord-chat/accord/internal/testregion"
 	"github.com/accord-chat/accord/internal/teststore"
 )
 
-func init() { auth.BcryptCost = bcrypt.MinCost }
+func init() { secret.BcryptCost = bcrypt.MinCost }
 
 type harness struct {
 	t   testing.TB
@@ -237,7 +238,7 @@ func seedGuild(n int, prefix string, withTokens, roleHolders []int) (func(store.
 		now := time.Now().UTC()
 		var b store.Batch
 		ownerID := ids.Next()
-		tok, digest := auth.NewToken(ownerID, now)
+		tok, digest := secret.NewToken(ownerID, now)
 		sg.owner = account{token: tok, id: ownerID.String()}
 		b.Add(store.Op{Kind: store.OpPutUser, User: &model.User{ID: ownerID, Username: prefix + "owner", Discriminator: "0"}},
 			store.Op{Kind: store.OpPutToken, Token: &model.Token{Hash: digest, UserID: ownerID, CreatedAt: now}})
@@ -271,7 +272,7 @@ func seedGuild(n int, prefix string, withTokens, roleHolders []int) (func(store.
 			}
 			b.Add(store.Op{Kind: store.OpPutMember, GuildID: gid, Member: &model.Member{GuildID: gid, UserID: uid, Roles: roles, JoinedAt: now}})
 			if wantTok[i] {
-				tok, digest := auth.NewToken(uid, now)
+				tok, digest := secret.NewToken(uid, now)
 				sg.tokens[i] = account{token: tok, id: uid.String()}
 				b.Add(store.Op{Kind: store.OpPutToken, Token: &model.Token{Hash: digest, UserID: uid, CreatedAt: now}})
 			}

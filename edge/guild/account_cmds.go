@@ -8,16 +8,16 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/accord-chat/accord/core/apierr"
 	"github.com/accord-chat/accord/core/model"
+	"github.com/accord-chat/accord/core/secret"
 	"github.com/accord-chat/accord/core/store"
-	"github.com/accord-chat/accord/edge/auth"
-	"github.com/accord-chat/accord/edge/discord"
 )
 
 // ValidateUsername applies Discord's unique-username rules: 2–32
 // characters of a–z, 0–9, "_" and ".", with no two periods in a row, not
 // "everyone" or "here" and not containing "discord".
-func ValidateUsername(f *discord.FormErrors, path, name string) {
+func ValidateUsername(f *apierr.FormErrors, path, name string) {
 	if n := len(name); n < 2 || n > 32 {
 		f.Add(path, "BASE_TYPE_BAD_LENGTH", "Must be between 2 and 32 in length.")
 		return
@@ -42,7 +42,7 @@ func ValidateUsername(f *discord.FormErrors, path, name string) {
 
 // Register creates a user account and its first token.
 func (e *Engine) Register(ctx context.Context, username, password string) (*model.User, string, error) {
-	var f discord.FormErrors
+	var f apierr.FormErrors
 	ValidateUsername(&f, "username", username)
 	if n := utf8.RuneCountInString(password); n < 8 || n > 256 {
 		f.Add("password", "BASE_TYPE_BAD_LENGTH", "Must be between 8 and 256 in length.")
@@ -50,17 +50,17 @@ func (e *Engine) Register(ctx context.Context, username, password string) (*mode
 	if err := f.Err(); err != nil {
 		return nil, "", err
 	}
-	hash, err := auth.HashPassword(password)
+	hash, err := secret.HashPassword(password)
 	if err != nil {
 		return nil, "", err
 	}
 	e.acct.wmu.Lock()
 	defer e.acct.wmu.Unlock()
 	if e.UserByLogin(username) != nil {
-		return nil, "", discord.InvalidForm("username", "USERNAME_ALREADY_TAKEN", "Username is unavailable. Try adding numbers, letters, underscores _, or periods.")
+		return nil, "", apierr.InvalidForm("username", "USERNAME_ALREADY_TAKEN", "Username is unavailable. Try adding numbers, letters, underscores _, or periods.")
 	}
 	u := &model.User{ID: e.NewID(), Username: username, Discriminator: "0"}
-	tok, digest := auth.NewToken(u.ID, e.now())
+	tok, digest := secret.NewToken(u.ID, e.now())
 	p := &plan{}
 	p.op(store.Op{Kind: store.OpPutUser, User: u})
 	p.op(store.Op{Kind: store.OpPutCredentials, Credentials: &model.Credentials{UserID: u.ID, Login: loginKey(username), PasswordHash: hash}})
@@ -77,22 +77,22 @@ func (e *Engine) Login(ctx context.Context, login, password string) (*model.User
 	if errors.Is(err, store.ErrNotFound) {
 		// Spend the same time as a real check so response times do not
 		// reveal which logins exist.
-		_ = auth.CheckPassword("$2a$10$0000000000000000000000000000000000000000000000000000", password)
-		return nil, "", auth.ErrBadCredentials
+		_ = secret.CheckPassword("$2a$10$0000000000000000000000000000000000000000000000000000", password)
+		return nil, "", secret.ErrBadCredentials
 	}
 	if err != nil {
 		return nil, "", err
 	}
-	if err := auth.CheckPassword(cred.PasswordHash, password); err != nil {
+	if err := secret.CheckPassword(cred.PasswordHash, password); err != nil {
 		return nil, "", err
 	}
 	u := e.User(cred.UserID)
 	// A rename leaves the old login's record behind (the store cannot
 	// delete credentials); it no longer names its user, so it is stale.
 	if u == nil || loginKey(u.Username) != loginKey(login) {
-		return nil, "", auth.ErrBadCredentials
+		return nil, "", secret.ErrBadCredentials
 	}
-	tok, digest := auth.NewToken(u.ID, e.now())
+	tok, digest := secret.NewToken(u.ID, e.now())
 	p := &plan{}
 	p.op(store.Op{Kind: store.OpPutToken, Token: &model.Token{Hash: digest, UserID: u.ID, CreatedAt: e.Now()}})
 	if err := e.commitGlobal(ctx, p); err != nil {
@@ -112,7 +112,7 @@ func (e *Engine) RevokeToken(ctx context.Context, digest []byte) error {
 // made by the operator) together with its bot user, and returns the bot's
 // first token.
 func (e *Engine) CreateApplication(ctx context.Context, ownerID ID, name, description string) (*model.Application, *model.User, string, error) {
-	var f discord.FormErrors
+	var f apierr.FormErrors
 	if n := utf8.RuneCountInString(strings.TrimSpace(name)); n < 1 || n > 100 {
 		f.Add("name", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length.")
 	}
@@ -126,7 +126,7 @@ func (e *Engine) CreateApplication(ctx context.Context, ownerID ID, name, descri
 	var vk [32]byte
 	_, _ = rand.Read(vk[:])
 	bot := &model.User{ID: id, Username: strings.TrimSpace(name), Discriminator: "0", Bot: true}
-	tok, digest := auth.NewToken(id, e.now())
+	tok, digest := secret.NewToken(id, e.now())
 	app := &model.Application{ID: id, Name: strings.TrimSpace(name), Description: description, OwnerID: ownerID,
 		BotPublic: true, VerifyKey: hex.EncodeToString(vk[:]), BotTokenHash: digest, Flags: DefaultAppFlags}
 	p := &plan{}
@@ -161,7 +161,7 @@ func (e *Engine) ModifyApplication(ctx context.Context, callerID, appID ID, desc
 		return nil, err
 	}
 	na := *app
-	var f discord.FormErrors
+	var f apierr.FormErrors
 	if description != nil {
 		if utf8.RuneCountInString(*description) > 400 {
 			f.Add("description", "BASE_TYPE_MAX_LENGTH", "Must be 400 or fewer in length.")
@@ -190,10 +190,10 @@ func (e *Engine) ModifyApplication(ctx context.Context, callerID, appID ID, desc
 func (e *Engine) Application(ctx context.Context, callerID, appID ID) (*model.Application, error) {
 	app, err := e.st.GetApplication(ctx, appID)
 	if err != nil {
-		return nil, notFound(err, discord.ErrUnknownApplication)
+		return nil, notFound(err, apierr.ErrUnknownApplication)
 	}
 	if app.OwnerID != callerID && app.ID != callerID {
-		return nil, discord.ErrUnknownApplication
+		return nil, apierr.ErrUnknownApplication
 	}
 	return app, nil
 }
@@ -206,12 +206,12 @@ func (e *Engine) ResetBotToken(ctx context.Context, callerID, appID ID) (token s
 	defer e.acct.wmu.Unlock()
 	app, err := e.st.GetApplication(ctx, appID)
 	if err != nil {
-		return "", nil, notFound(err, discord.ErrUnknownApplication)
+		return "", nil, notFound(err, apierr.ErrUnknownApplication)
 	}
 	if app.OwnerID != callerID {
-		return "", nil, discord.ErrUnknownApplication
+		return "", nil, apierr.ErrUnknownApplication
 	}
-	tok, digest := auth.NewToken(app.ID, e.now())
+	tok, digest := secret.NewToken(app.ID, e.now())
 	old := app.BotTokenHash
 	na := *app
 	na.BotTokenHash = digest
@@ -240,10 +240,10 @@ func (e *Engine) ModifyUser(ctx context.Context, userID ID, patch UserPatch) (*m
 	defer e.acct.wmu.Unlock()
 	cur := e.User(userID)
 	if cur == nil {
-		return nil, discord.ErrUnknownUser
+		return nil, apierr.ErrUnknownUser
 	}
 	u := *cur
-	var f discord.FormErrors
+	var f apierr.FormErrors
 	if patch.Username != nil {
 		if !u.Bot {
 			ValidateUsername(&f, "username", *patch.Username)

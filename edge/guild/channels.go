@@ -5,10 +5,10 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/accord-chat/accord/core/apierr"
 	"github.com/accord-chat/accord/core/model"
+	"github.com/accord-chat/accord/core/perm"
 	"github.com/accord-chat/accord/core/store"
-	"github.com/accord-chat/accord/edge/discord"
-	"github.com/accord-chat/accord/edge/perm"
 )
 
 // MaxChannels is Discord's per-guild channel limit.
@@ -32,7 +32,7 @@ func (c *Chan) Has(bits uint64) bool { return c.Perms&bits == bits }
 
 func (c *Chan) require(bits uint64) error {
 	if !c.Has(bits) {
-		return discord.ErrMissingPermissions
+		return apierr.ErrMissingPermissions
 	}
 	return nil
 }
@@ -66,18 +66,18 @@ func chanFor(en *entry, actor, channelID ID) (*Chan, error) {
 				return &Chan{Channel: en.dm, Perms: dmPerms}, nil
 			}
 		}
-		return nil, discord.ErrMissingAccess
+		return nil, apierr.ErrMissingAccess
 	}
 	if en.state == nil {
-		return nil, discord.ErrUnknownChannel
+		return nil, apierr.ErrUnknownChannel
 	}
 	ch := en.state.Channels[channelID]
 	if ch == nil {
-		return nil, discord.ErrUnknownChannel
+		return nil, apierr.ErrUnknownChannel
 	}
 	p := en.state.ChannelPerms(actor, ch)
 	if p&perm.ViewChannel == 0 {
-		return nil, discord.ErrMissingAccess
+		return nil, apierr.ErrMissingAccess
 	}
 	return &Chan{State: en.state, Channel: ch, Perms: p}, nil
 }
@@ -86,7 +86,7 @@ func chanFor(en *entry, actor, channelID ID) (*Chan, error) {
 func (e *Engine) ViewChannel(actor, channelID ID, fn func(c *Chan) error) error {
 	en, ok := e.locate(channelID)
 	if !ok {
-		return discord.ErrUnknownChannel
+		return apierr.ErrUnknownChannel
 	}
 	en.mu.Lock()
 	defer en.mu.Unlock()
@@ -102,7 +102,7 @@ func (e *Engine) ViewChannel(actor, channelID ID, fn func(c *Chan) error) error 
 func (e *Engine) withChannel(ctx context.Context, actor, channelID ID, fn func(c *Chan) (*plan, error)) error {
 	en, ok := e.locate(channelID)
 	if !ok {
-		return discord.ErrUnknownChannel
+		return apierr.ErrUnknownChannel
 	}
 	return e.sequence(ctx, en, func() (*plan, error) {
 		c, err := chanFor(en, actor, channelID)
@@ -167,7 +167,7 @@ func owPath(single bool, i int, field string) string {
 // checkOverwrites validates overwrites and the actor's right to set them:
 // MANAGE_ROLES, and only bits the actor holds itself (unless admin or
 // owner), as Discord enforces. single is for the one overwrite of a PUT.
-func checkOverwrites(f *discord.FormErrors, s *State, actor ID, actorPerms uint64, ows []model.Overwrite, single bool) error {
+func checkOverwrites(f *apierr.FormErrors, s *State, actor ID, actorPerms uint64, ows []model.Overwrite, single bool) error {
 	for i, ow := range ows {
 		switch ow.Type {
 		case model.OverwriteRole:
@@ -186,17 +186,17 @@ func checkOverwrites(f *discord.FormErrors, s *State, actor ID, actorPerms uint6
 		return nil
 	}
 	if actorPerms&perm.ManageRoles == 0 {
-		return discord.ErrMissingPermissions
+		return apierr.ErrMissingPermissions
 	}
 	for _, ow := range ows {
 		if (ow.Allow|ow.Deny)&^actorPerms != 0 {
-			return discord.ErrMissingPermissions
+			return apierr.ErrMissingPermissions
 		}
 	}
 	return nil
 }
 
-func validChannelFields(f *discord.FormErrors, typ int, name *string, topic **string, bitrate, userLimit, rl *int) {
+func validChannelFields(f *apierr.FormErrors, typ int, name *string, topic **string, bitrate, userLimit, rl *int) {
 	if name != nil {
 		if n := utf8.RuneCountInString(strings.TrimSpace(*name)); n < 1 || n > 100 {
 			f.Add("name", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length.")
@@ -223,7 +223,7 @@ func (e *Engine) CreateChannel(ctx context.Context, actor, guildID ID, cp Channe
 		if err := s.requireGuild(actor, perm.ManageChannels); err != nil {
 			return nil, err
 		}
-		var f discord.FormErrors
+		var f apierr.FormErrors
 		switch cp.Type {
 		case model.ChannelGuildText, model.ChannelGuildVoice, model.ChannelGuildCategory:
 		default:
@@ -242,7 +242,7 @@ func (e *Engine) CreateChannel(ctx context.Context, actor, guildID ID, cp Channe
 			return nil, err
 		}
 		if len(s.Channels) >= MaxChannels {
-			return nil, discord.ErrMaxChannels
+			return nil, apierr.ErrMaxChannels
 		}
 		c := &model.Channel{ID: e.NewID(), Type: cp.Type, GuildID: guildID, Name: normalizeName(cp.Type, cp.Name),
 			Topic: cp.Topic, NSFW: cp.NSFW, ParentID: cp.ParentID, PermissionOverwrites: cp.PermissionOverwrites}
@@ -278,14 +278,14 @@ func (e *Engine) ModifyChannel(ctx context.Context, actor, channelID ID, patch C
 	var out *model.Channel
 	err := e.withChannel(ctx, actor, channelID, func(c *Chan) (*plan, error) {
 		if c.State == nil {
-			return nil, discord.ErrDMChannel
+			return nil, apierr.ErrDMChannel
 		}
 		if err := c.require(perm.ManageChannels); err != nil {
 			return nil, err
 		}
 		s := c.State
 		nc := *c.Channel
-		var f discord.FormErrors
+		var f apierr.FormErrors
 		validChannelFields(&f, nc.Type, patch.Name, patch.Topic, patch.Bitrate, patch.UserLimit, patch.RateLimitPerUser)
 		if patch.Name != nil {
 			nc.Name = normalizeName(nc.Type, *patch.Name)
@@ -388,7 +388,7 @@ func (e *Engine) ChannelPositions(ctx context.Context, actor, guildID ID, moves 
 		if err := s.requireGuild(actor, perm.ManageChannels); err != nil {
 			return nil, err
 		}
-		var f discord.FormErrors
+		var f apierr.FormErrors
 		p := &plan{}
 		for i, mv := range moves {
 			c := s.Channels[mv.ID]
@@ -421,14 +421,14 @@ func (e *Engine) ChannelPositions(ctx context.Context, actor, guildID ID, moves 
 func (e *Engine) EditOverwrite(ctx context.Context, actor, channelID ID, ow model.Overwrite) error {
 	return e.withChannel(ctx, actor, channelID, func(c *Chan) (*plan, error) {
 		if c.State == nil {
-			return nil, discord.ErrDMChannel
+			return nil, apierr.ErrDMChannel
 		}
-		var f discord.FormErrors
+		var f apierr.FormErrors
 		if err := checkOverwrites(&f, c.State, actor, c.Perms, []model.Overwrite{ow}, true); err != nil {
 			return nil, err
 		}
 		if c.Perms&perm.ManageRoles == 0 && actor != c.State.Guild.OwnerID {
-			return nil, discord.ErrMissingPermissions
+			return nil, apierr.ErrMissingPermissions
 		}
 		if err := f.Err(); err != nil {
 			return nil, err
@@ -456,10 +456,10 @@ func (e *Engine) EditOverwrite(ctx context.Context, actor, channelID ID, ow mode
 func (e *Engine) DeleteOverwrite(ctx context.Context, actor, channelID, overwriteID ID) error {
 	return e.withChannel(ctx, actor, channelID, func(c *Chan) (*plan, error) {
 		if c.State == nil {
-			return nil, discord.ErrDMChannel
+			return nil, apierr.ErrDMChannel
 		}
 		if c.Perms&perm.ManageRoles == 0 && actor != c.State.Guild.OwnerID {
-			return nil, discord.ErrMissingPermissions
+			return nil, apierr.ErrMissingPermissions
 		}
 		nc := *c.Channel
 		nc.PermissionOverwrites = make([]model.Overwrite, 0, len(c.Channel.PermissionOverwrites))
@@ -469,7 +469,7 @@ func (e *Engine) DeleteOverwrite(ctx context.Context, actor, channelID, overwrit
 			}
 		}
 		if len(nc.PermissionOverwrites) == len(c.Channel.PermissionOverwrites) {
-			return nil, discord.ErrUnknownOverwrite
+			return nil, apierr.ErrUnknownOverwrite
 		}
 		p := &plan{}
 		p.op(store.Op{Kind: store.OpPutChannel, GuildID: nc.GuildID, Channel: &nc})
@@ -481,10 +481,10 @@ func (e *Engine) DeleteOverwrite(ctx context.Context, actor, channelID, overwrit
 // OpenDM returns the DM channel between two users, creating it if needed.
 func (e *Engine) OpenDM(ctx context.Context, actor, recipient ID) (*model.Channel, error) {
 	if actor == recipient {
-		return nil, discord.ErrCannotDM
+		return nil, apierr.ErrCannotDM
 	}
 	if e.User(recipient) == nil {
-		return nil, discord.InvalidForm("recipient_id", "USER_INVALID", "Unknown user.")
+		return nil, apierr.InvalidForm("recipient_id", "USER_INVALID", "Unknown user.")
 	}
 	e.acct.wmu.Lock()
 	defer e.acct.wmu.Unlock()

@@ -9,10 +9,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/accord-chat/accord/core/apierr"
 	"github.com/accord-chat/accord/core/model"
 	"github.com/accord-chat/accord/core/snowflake"
 	"github.com/accord-chat/accord/core/store"
-	"github.com/accord-chat/accord/edge/discord"
 )
 
 // Event is something that happened, for the gateway to dispatch. Data is a
@@ -222,11 +222,11 @@ func (p *plan) empty() bool    { return p.batch.Len() == 0 }
 func (e *Engine) withGuild(ctx context.Context, guildID ID, fn func(s *State) (*plan, error)) error {
 	en := e.entry(guildID)
 	if en == nil {
-		return discord.ErrUnknownGuild
+		return apierr.ErrUnknownGuild
 	}
 	return e.sequence(ctx, en, func() (*plan, error) {
 		if en.state == nil { // deleted while we waited for the lock
-			return nil, discord.ErrUnknownGuild
+			return nil, apierr.ErrUnknownGuild
 		}
 		return fn(en.state)
 	})
@@ -236,12 +236,12 @@ func (e *Engine) withGuild(ctx context.Context, guildID ID, fn func(s *State) (*
 func (e *Engine) readGuild(guildID ID, fn func(s *State) error) error {
 	en := e.entry(guildID)
 	if en == nil {
-		return discord.ErrUnknownGuild
+		return apierr.ErrUnknownGuild
 	}
 	en.mu.Lock()
 	defer en.mu.Unlock()
 	if en.state == nil {
-		return discord.ErrUnknownGuild
+		return apierr.ErrUnknownGuild
 	}
 	return fn(en.state)
 }
@@ -404,7 +404,7 @@ func (e *Engine) commitGlobal(ctx context.Context, p *plan) error {
 }
 
 // notFound maps store.ErrNotFound to the given API error.
-func notFound(err error, apiErr *discord.Error) error {
+func notFound(err error, apiErr *apierr.Error) error {
 	if errors.Is(err, store.ErrNotFound) {
 		return apiErr
 	}

@@ -12,13 +12,13 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/accord-chat/accord/core/model"
+	"github.com/accord-chat/accord/core/perm"
+	"github.com/accord-chat/accord/core/secret"
 	"github.com/accord-chat/accord/core/store"
 	"github.com/accord-chat/accord/core/store/pebblestore"
-	"github.com/accord-chat/accord/edge/auth"
-	"github.com/accord-chat/accord/edge/perm"
 )
 
-func init() { auth.BcryptCost = bcrypt.MinCost }
+func init() { secret.BcryptCost = bcrypt.MinCost }
 
 // recorder wraps a store and keeps every committed batch, encoded as it
 // would travel through a replicated log.

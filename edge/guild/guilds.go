@@ -5,10 +5,10 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/accord-chat/accord/core/apierr"
 	"github.com/accord-chat/accord/core/model"
+	"github.com/accord-chat/accord/core/perm"
 	"github.com/accord-chat/accord/core/store"
-	"github.com/accord-chat/accord/edge/discord"
-	"github.com/accord-chat/accord/edge/perm"
 )
 
 // MaxGuildsPerUser is Discord's limit for non-bot users.
@@ -25,13 +25,13 @@ func (e *Engine) View(guildID ID, fn func(s *State) error) error {
 func (e *Engine) ViewAsMember(guildID, userID ID, fn func(s *State) error) error {
 	return e.readGuild(guildID, func(s *State) error {
 		if s.Members[userID] == nil {
-			return discord.ErrUnknownGuild
+			return apierr.ErrUnknownGuild
 		}
 		return fn(s)
 	})
 }
 
-func validGuildName(f *discord.FormErrors, name string) {
+func validGuildName(f *apierr.FormErrors, name string) {
 	if n := utf8.RuneCountInString(strings.TrimSpace(name)); n < 2 || n > 100 {
 		f.Add("name", "BASE_TYPE_BAD_LENGTH", "Must be between 2 and 100 in length.")
 	}
@@ -40,17 +40,17 @@ func validGuildName(f *discord.FormErrors, name string) {
 // CreateGuild makes a guild owned by the caller with an @everyone role, a
 // "general" text channel and a "General" voice channel.
 func (e *Engine) CreateGuild(ctx context.Context, ownerID ID, name string, icon *string) (ID, error) {
-	var f discord.FormErrors
+	var f apierr.FormErrors
 	validGuildName(&f, name)
 	if err := f.Err(); err != nil {
 		return 0, err
 	}
 	owner := e.User(ownerID)
 	if owner == nil {
-		return 0, discord.ErrUnknownUser
+		return 0, apierr.ErrUnknownUser
 	}
 	if !owner.Bot && len(e.UserGuilds(ownerID)) >= MaxGuildsPerUser {
-		return 0, discord.ErrMaxGuilds
+		return 0, apierr.ErrMaxGuilds
 	}
 	now := e.Now()
 	gid, err := e.newGuildID()
@@ -115,7 +115,7 @@ func (e *Engine) ModifyGuild(ctx context.Context, actor, guildID ID, patch Guild
 			return nil, err
 		}
 		g := *s.Guild
-		var f discord.FormErrors
+		var f apierr.FormErrors
 		if patch.Name != nil {
 			validGuildName(&f, *patch.Name)
 			g.Name = strings.TrimSpace(*patch.Name)
@@ -129,7 +129,7 @@ func (e *Engine) ModifyGuild(ctx context.Context, actor, guildID ID, patch Guild
 		}
 		if patch.OwnerID != nil {
 			if actor != s.Guild.OwnerID {
-				return nil, discord.ErrMissingPermissions
+				return nil, apierr.ErrMissingPermissions
 			}
 			if s.Members[*patch.OwnerID] == nil {
 				f.Add("owner_id", "GUILD_OWNER_INVALID", "Owner must be a member of the guild.")
@@ -188,10 +188,10 @@ func (e *Engine) ModifyGuild(ctx context.Context, actor, guildID ID, patch Guild
 func (e *Engine) DeleteGuild(ctx context.Context, actor, guildID ID) error {
 	return e.withGuild(ctx, guildID, func(s *State) (*plan, error) {
 		if s.Members[actor] == nil {
-			return nil, discord.ErrUnknownGuild
+			return nil, apierr.ErrUnknownGuild
 		}
 		if actor != s.Guild.OwnerID {
-			return nil, discord.ErrMissingPermissions
+			return nil, apierr.ErrMissingPermissions
 		}
 		p := &plan{}
 		p.op(store.Op{Kind: store.OpDeleteGuild, GuildID: guildID})

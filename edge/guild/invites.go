@@ -5,10 +5,10 @@ import (
 	"crypto/rand"
 	"sort"
 
+	"github.com/accord-chat/accord/core/apierr"
 	"github.com/accord-chat/accord/core/model"
+	"github.com/accord-chat/accord/core/perm"
 	"github.com/accord-chat/accord/core/store"
-	"github.com/accord-chat/accord/edge/discord"
-	"github.com/accord-chat/accord/edge/perm"
 )
 
 // InviteParams are the options of a new invite.
@@ -34,7 +34,7 @@ func newCode() string {
 // Without Unique, an existing invite with the same settings is reused, as
 // on Discord.
 func (e *Engine) CreateInvite(ctx context.Context, actor, channelID ID, ip InviteParams) (*model.Invite, error) {
-	var f discord.FormErrors
+	var f apierr.FormErrors
 	maxAge := 86400
 	if ip.MaxAge != nil {
 		maxAge = *ip.MaxAge
@@ -51,7 +51,7 @@ func (e *Engine) CreateInvite(ctx context.Context, actor, channelID ID, ip Invit
 	var out *model.Invite
 	err := e.withChannel(ctx, actor, channelID, func(c *Chan) (*plan, error) {
 		if c.State == nil {
-			return nil, discord.ErrDMChannel
+			return nil, apierr.ErrDMChannel
 		}
 		if err := c.require(perm.CreateInstantInvite); err != nil {
 			return nil, err
@@ -80,11 +80,11 @@ func (e *Engine) CreateInvite(ctx context.Context, actor, channelID ID, ip Invit
 // inviteGuild finds which guild an invite belongs to.
 func (e *Engine) inviteGuild(ctx context.Context, code string) (ID, error) {
 	if code == "" || len(code) > 64 {
-		return 0, discord.ErrUnknownInvite
+		return 0, apierr.ErrUnknownInvite
 	}
 	inv, err := e.st.GetInvite(ctx, code)
 	if err != nil {
-		return 0, notFound(err, discord.ErrUnknownInvite)
+		return 0, notFound(err, apierr.ErrUnknownInvite)
 	}
 	return inv.GuildID, nil
 }
@@ -99,13 +99,13 @@ func (e *Engine) Invite(ctx context.Context, code string) (*model.Invite, error)
 	err = e.readGuild(gid, func(s *State) error {
 		inv := s.Invites[code]
 		if inv == nil || inv.Expired(e.Now()) {
-			return discord.ErrUnknownInvite
+			return apierr.ErrUnknownInvite
 		}
 		out = inv
 		return nil
 	})
-	if err == discord.ErrUnknownGuild {
-		err = discord.ErrUnknownInvite
+	if err == apierr.ErrUnknownGuild {
+		err = apierr.ErrUnknownInvite
 	}
 	return out, err
 }
@@ -118,16 +118,16 @@ func (e *Engine) AcceptInvite(ctx context.Context, actor ID, code string) (*mode
 		return nil, err
 	}
 	if u := e.User(actor); u == nil || u.Bot {
-		return nil, discord.ErrBotsForbidden
+		return nil, apierr.ErrBotsForbidden
 	}
 	if len(e.UserGuilds(actor)) >= MaxGuildsPerUser && !e.InGuild(actor, gid) {
-		return nil, discord.ErrMaxGuilds
+		return nil, apierr.ErrMaxGuilds
 	}
 	var out *model.Invite
 	err = e.withGuild(ctx, gid, func(s *State) (*plan, error) {
 		inv := s.Invites[code]
 		if inv == nil || inv.Expired(e.Now()) {
-			return nil, discord.ErrUnknownInvite
+			return nil, apierr.ErrUnknownInvite
 		}
 		out = inv
 		p := &plan{}
@@ -146,8 +146,8 @@ func (e *Engine) AcceptInvite(ctx context.Context, actor ID, code string) (*mode
 		}
 		return p, nil
 	})
-	if err == discord.ErrUnknownGuild {
-		err = discord.ErrUnknownInvite
+	if err == apierr.ErrUnknownGuild {
+		err = apierr.ErrUnknownInvite
 	}
 	return out, err
 }
@@ -163,17 +163,17 @@ func (e *Engine) DeleteInvite(ctx context.Context, actor ID, code string) (*mode
 	err = e.withGuild(ctx, gid, func(s *State) (*plan, error) {
 		inv := s.Invites[code]
 		if inv == nil {
-			return nil, discord.ErrUnknownInvite
+			return nil, apierr.ErrUnknownInvite
 		}
 		if s.Members[actor] == nil {
-			return nil, discord.ErrMissingAccess
+			return nil, apierr.ErrMissingAccess
 		}
 		ok := s.BasePerms(actor)&perm.ManageGuild != 0
 		if ch := s.Channels[inv.ChannelID]; !ok && ch != nil {
 			ok = s.ChannelPerms(actor, ch)&perm.ManageChannels != 0
 		}
 		if !ok {
-			return nil, discord.ErrMissingPermissions
+			return nil, apierr.ErrMissingPermissions
 		}
 		out = inv
 		p := &plan{}
@@ -189,7 +189,7 @@ func (e *Engine) ChannelInvites(actor, channelID ID) ([]*model.Invite, error) {
 	var out []*model.Invite
 	err := e.ViewChannel(actor, channelID, func(c *Chan) error {
 		if c.State == nil {
-			return discord.ErrDMChannel
+			return apierr.ErrDMChannel
 		}
 		if err := c.require(perm.ManageChannels); err != nil {
 			return err

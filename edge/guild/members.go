@@ -5,10 +5,10 @@ import (
 	"slices"
 	"unicode/utf8"
 
+	"github.com/accord-chat/accord/core/apierr"
 	"github.com/accord-chat/accord/core/model"
+	"github.com/accord-chat/accord/core/perm"
 	"github.com/accord-chat/accord/core/store"
-	"github.com/accord-chat/accord/edge/discord"
-	"github.com/accord-chat/accord/edge/perm"
 )
 
 // join adds a member to the plan, refusing banned users. It returns false
@@ -18,11 +18,11 @@ func (e *Engine) join(p *plan, s *State, userID ID, roles []ID) (bool, error) {
 		return false, nil
 	}
 	if s.Bans[userID] != nil {
-		return false, discord.ErrBanned
+		return false, apierr.ErrBanned
 	}
 	u := e.User(userID)
 	if u == nil {
-		return false, discord.ErrUnknownUser
+		return false, apierr.ErrUnknownUser
 	}
 	if roles == nil {
 		roles = []ID{}
@@ -40,7 +40,7 @@ func (e *Engine) join(p *plan, s *State, userID ID, roles []ID) (bool, error) {
 func (e *Engine) AddBot(ctx context.Context, actor, guildID, botID ID, perms uint64) error {
 	bot := e.User(botID)
 	if bot == nil || !bot.Bot {
-		return discord.ErrUnknownApplication
+		return apierr.ErrUnknownApplication
 	}
 	return e.withGuild(ctx, guildID, func(s *State) (*plan, error) {
 		if err := s.requireGuild(actor, perm.ManageGuild); err != nil {
@@ -86,15 +86,15 @@ func (e *Engine) ModifyMember(ctx context.Context, actor, guildID, userID ID, mp
 	var out *model.Member
 	err := e.withGuild(ctx, guildID, func(s *State) (*plan, error) {
 		if s.Members[actor] == nil {
-			return nil, discord.ErrUnknownGuild
+			return nil, apierr.ErrUnknownGuild
 		}
 		old := s.Members[userID]
 		if old == nil {
-			return nil, discord.ErrUnknownMember
+			return nil, apierr.ErrUnknownMember
 		}
 		have := s.BasePerms(actor)
 		nm := *old
-		var f discord.FormErrors
+		var f apierr.FormErrors
 		if mp.Nick != nil {
 			need := uint64(perm.ManageNicknames)
 			if actor == userID {
@@ -104,10 +104,10 @@ func (e *Engine) ModifyMember(ctx context.Context, actor, guildID, userID ID, mp
 				}
 			}
 			if have&need == 0 {
-				return nil, discord.ErrMissingPermissions
+				return nil, apierr.ErrMissingPermissions
 			}
 			if actor != userID && !s.outranks(actor, userID) {
-				return nil, discord.ErrMissingPermissions
+				return nil, apierr.ErrMissingPermissions
 			}
 			if n := *mp.Nick; n != nil {
 				if utf8.RuneCountInString(*n) > 32 {
@@ -124,7 +124,7 @@ func (e *Engine) ModifyMember(ctx context.Context, actor, guildID, userID ID, mp
 		}
 		if mp.Roles != nil {
 			if have&perm.ManageRoles == 0 {
-				return nil, discord.ErrMissingPermissions
+				return nil, apierr.ErrMissingPermissions
 			}
 			want := make([]ID, 0, len(*mp.Roles))
 			for i, rid := range *mp.Roles {
@@ -145,20 +145,20 @@ func (e *Engine) ModifyMember(ctx context.Context, actor, guildID, userID ID, mp
 					continue
 				}
 				if !s.canManageRole(actor, r) || r.Managed {
-					return nil, discord.ErrMissingPermissions
+					return nil, apierr.ErrMissingPermissions
 				}
 			}
 			nm.Roles = want
 		}
 		if mp.Mute != nil {
 			if have&perm.MuteMembers == 0 {
-				return nil, discord.ErrMissingPermissions
+				return nil, apierr.ErrMissingPermissions
 			}
 			nm.Mute = *mp.Mute
 		}
 		if mp.Deaf != nil {
 			if have&perm.DeafenMembers == 0 {
-				return nil, discord.ErrMissingPermissions
+				return nil, apierr.ErrMissingPermissions
 			}
 			nm.Deaf = *mp.Deaf
 		}
@@ -197,14 +197,14 @@ func (e *Engine) SetMemberRole(ctx context.Context, actor, guildID, userID, role
 		}
 		m := s.Members[userID]
 		if m == nil {
-			return nil, discord.ErrUnknownMember
+			return nil, apierr.ErrUnknownMember
 		}
 		r := s.Roles[roleID]
 		if r == nil || roleID == guildID {
-			return nil, discord.ErrUnknownRole
+			return nil, apierr.ErrUnknownRole
 		}
 		if !s.canManageRole(actor, r) || r.Managed {
-			return nil, discord.ErrMissingPermissions
+			return nil, apierr.ErrMissingPermissions
 		}
 		if hasID(m.Roles, roleID) == add {
 			return nil, nil // already so: Discord answers 204 all the same
@@ -227,21 +227,21 @@ func (e *Engine) SetMemberRole(ctx context.Context, actor, guildID, userID, role
 func (e *Engine) RemoveMember(ctx context.Context, actor, guildID, userID ID) error {
 	return e.withGuild(ctx, guildID, func(s *State) (*plan, error) {
 		if s.Members[actor] == nil {
-			return nil, discord.ErrUnknownGuild
+			return nil, apierr.ErrUnknownGuild
 		}
 		if s.Members[userID] == nil {
-			return nil, discord.ErrUnknownMember
+			return nil, apierr.ErrUnknownMember
 		}
 		if actor == userID {
 			if actor == s.Guild.OwnerID {
-				return nil, discord.InvalidForm("guild_id", "GUILD_OWNER_CANNOT_LEAVE", "The owner cannot leave the guild; transfer or delete it.")
+				return nil, apierr.InvalidForm("guild_id", "GUILD_OWNER_CANNOT_LEAVE", "The owner cannot leave the guild; transfer or delete it.")
 			}
 		} else {
 			if err := s.requireGuild(actor, perm.KickMembers); err != nil {
 				return nil, err
 			}
 			if !s.outranks(actor, userID) {
-				return nil, discord.ErrMissingPermissions
+				return nil, apierr.ErrMissingPermissions
 			}
 		}
 		p := &plan{}
@@ -271,14 +271,14 @@ func removeMemberPlan(p *plan, s *State, userID ID) {
 // implemented.
 func (e *Engine) Ban(ctx context.Context, actor, guildID, userID ID, reason *string) error {
 	if e.User(userID) == nil {
-		return discord.ErrUnknownUser
+		return apierr.ErrUnknownUser
 	}
 	return e.withGuild(ctx, guildID, func(s *State) (*plan, error) {
 		if err := s.requireGuild(actor, perm.BanMembers); err != nil {
 			return nil, err
 		}
 		if actor == userID || userID == s.Guild.OwnerID || (s.Members[userID] != nil && !s.outranks(actor, userID)) {
-			return nil, discord.ErrMissingPermissions
+			return nil, apierr.ErrMissingPermissions
 		}
 		p := &plan{}
 		if s.Members[userID] != nil {
@@ -299,7 +299,7 @@ func (e *Engine) Unban(ctx context.Context, actor, guildID, userID ID) error {
 		}
 		b := s.Bans[userID]
 		if b == nil {
-			return nil, discord.ErrUnknownBan
+			return nil, apierr.ErrUnknownBan
 		}
 		p := &plan{}
 		p.op(store.Op{Kind: store.OpDeleteBan, GuildID: guildID, UserID: userID})

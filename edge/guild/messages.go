@@ -10,11 +10,12 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/accord-chat/accord/core/apierr"
 	"github.com/accord-chat/accord/core/model"
+	"github.com/accord-chat/accord/core/perm"
 	"github.com/accord-chat/accord/core/snowflake"
 	"github.com/accord-chat/accord/core/store"
 	"github.com/accord-chat/accord/edge/discord"
-	"github.com/accord-chat/accord/edge/perm"
 )
 
 // Message limits from Discord's documentation.
@@ -170,7 +171,7 @@ func (e *Engine) resolveMentions(c *Chan, m *model.Message, am *AllowedMentions,
 	}
 }
 
-func validateContent(f *discord.FormErrors, content string, embeds []json.RawMessage) {
+func validateContent(f *apierr.FormErrors, content string, embeds []json.RawMessage) {
 	if utf8.RuneCountInString(content) > MaxContent {
 		f.Addf("content", "BASE_TYPE_MAX_LENGTH", "Must be %d or fewer in length.", MaxContent)
 	}
@@ -189,7 +190,7 @@ func textChannel(c *model.Channel) bool {
 
 // CreateMessage posts a message.
 func (e *Engine) CreateMessage(ctx context.Context, actor, channelID ID, mp MessageParams) (*MessageEvent, error) {
-	var f discord.FormErrors
+	var f apierr.FormErrors
 	validateContent(&f, mp.Content, mp.Embeds)
 	if len(mp.Attachments) > MaxAttachments {
 		f.Addf("attachments", "BASE_TYPE_MAX_LENGTH", "Must be %d or fewer in length.", MaxAttachments)
@@ -207,12 +208,12 @@ func (e *Engine) CreateMessage(ctx context.Context, actor, channelID ID, mp Mess
 		return nil, err
 	}
 	if trimmedLen(mp.Content) == 0 && len(mp.Embeds) == 0 && len(mp.Attachments) == 0 {
-		return nil, discord.ErrEmptyMessage
+		return nil, apierr.ErrEmptyMessage
 	}
 	var out *MessageEvent
 	err := e.withChannel(ctx, actor, channelID, func(c *Chan) (*plan, error) {
 		if !textChannel(c.Channel) {
-			return nil, discord.ErrNotTextChannel
+			return nil, apierr.ErrNotTextChannel
 		}
 		if err := c.require(perm.SendMessages); err != nil {
 			return nil, err
@@ -248,11 +249,11 @@ func (e *Engine) CreateMessage(ctx context.Context, actor, channelID ID, mp Mess
 				return nil, err
 			}
 			if ref.ChannelID != 0 && ref.ChannelID != channelID {
-				return nil, discord.InvalidForm("message_reference", "REPLIES_CANNOT_REFERENCE_OTHER_CHANNEL", "Cannot reply to a message in another channel.")
+				return nil, apierr.InvalidForm("message_reference", "REPLIES_CANNOT_REFERENCE_OTHER_CHANNEL", "Cannot reply to a message in another channel.")
 			}
 			target, err := e.st.GetMessage(ctx, channelID, ref.MessageID)
 			if errors.Is(err, store.ErrNotFound) {
-				return nil, discord.InvalidForm("message_reference", "REPLIES_UNKNOWN_MESSAGE", "Unknown message")
+				return nil, apierr.InvalidForm("message_reference", "REPLIES_UNKNOWN_MESSAGE", "Unknown message")
 			}
 			if err != nil {
 				return nil, err
@@ -279,7 +280,7 @@ func (e *Engine) CreateMessage(ctx context.Context, actor, channelID ID, mp Mess
 func (e *Engine) loadMessage(ctx context.Context, channelID, messageID ID) (*model.Message, error) {
 	m, err := e.st.GetMessage(ctx, channelID, messageID)
 	if err != nil {
-		return nil, notFound(err, discord.ErrUnknownMessage)
+		return nil, notFound(err, apierr.ErrUnknownMessage)
 	}
 	return m, nil
 }
@@ -287,7 +288,7 @@ func (e *Engine) loadMessage(ctx context.Context, channelID, messageID ID) (*mod
 // EditMessage edits a message. Content, embeds and attachments only by the
 // author; flags also with MANAGE_MESSAGES.
 func (e *Engine) EditMessage(ctx context.Context, actor, channelID, messageID ID, mp MessagePatch) (*MessageEvent, error) {
-	var f discord.FormErrors
+	var f apierr.FormErrors
 	if mp.Content != nil || mp.Embeds != nil {
 		var content string
 		var embeds []json.RawMessage
@@ -313,10 +314,10 @@ func (e *Engine) EditMessage(ctx context.Context, actor, channelID, messageID ID
 		}
 		author := old.AuthorID == actor
 		if !author && (mp.Content != nil || mp.Embeds != nil || mp.KeepAttachments != nil) {
-			return nil, discord.ErrNotAuthor
+			return nil, apierr.ErrNotAuthor
 		}
 		if !author && mp.Flags != nil && !c.Has(perm.ManageMessages) {
-			return nil, discord.ErrMissingPermissions
+			return nil, apierr.ErrMissingPermissions
 		}
 		m := *old
 		if mp.Content != nil {
@@ -324,7 +325,7 @@ func (e *Engine) EditMessage(ctx context.Context, actor, channelID, messageID ID
 		}
 		if mp.Embeds != nil {
 			if len(*mp.Embeds) > 0 && !c.Has(perm.EmbedLinks) {
-				return nil, discord.ErrMissingPermissions
+				return nil, apierr.ErrMissingPermissions
 			}
 			m.Embeds = *mp.Embeds
 		}
@@ -341,7 +342,7 @@ func (e *Engine) EditMessage(ctx context.Context, actor, channelID, messageID ID
 			m.Attachments = kept
 		}
 		if trimmedLen(m.Content) == 0 && len(m.Embeds) == 0 && len(m.Attachments) == 0 {
-			return nil, discord.ErrEmptyMessage
+			return nil, apierr.ErrEmptyMessage
 		}
 		now := e.Now()
 		m.EditedTimestamp = &now
@@ -373,7 +374,7 @@ func (e *Engine) DeleteMessage(ctx context.Context, actor, channelID, messageID 
 			return nil, err
 		}
 		if m.AuthorID != actor && (c.State == nil || !c.Has(perm.ManageMessages)) {
-			return nil, discord.ErrMissingPermissions
+			return nil, apierr.ErrMissingPermissions
 		}
 		p := &plan{}
 		deleteMessagePlan(p, c, m)
@@ -391,7 +392,7 @@ func deleteMessagePlan(p *plan, c *Chan, m *model.Message) {
 // (MANAGE_MESSAGES). IDs that name no message are skipped.
 func (e *Engine) BulkDelete(ctx context.Context, actor, channelID ID, ids []ID) error {
 	if len(ids) < BulkMin || len(ids) > BulkMax {
-		return discord.ErrBulkCount
+		return apierr.ErrBulkCount
 	}
 	uniq := slices.Clone(ids)
 	slices.Sort(uniq)
@@ -399,12 +400,12 @@ func (e *Engine) BulkDelete(ctx context.Context, actor, channelID ID, ids []ID) 
 	oldest := e.Now().Add(-BulkMaxAge)
 	for _, id := range uniq {
 		if id.Time().Before(oldest) {
-			return discord.ErrBulkTooOld
+			return apierr.ErrBulkTooOld
 		}
 	}
 	return e.withChannel(ctx, actor, channelID, func(c *Chan) (*plan, error) {
 		if c.State == nil {
-			return nil, discord.ErrDMChannel
+			return nil, apierr.ErrDMChannel
 		}
 		if err := c.require(perm.ManageMessages); err != nil {
 			return nil, err
@@ -523,7 +524,7 @@ func (e *Engine) SetPinned(ctx context.Context, actor, channelID, messageID ID, 
 				return nil, err
 			}
 			if len(pins) >= MaxPins {
-				return nil, discord.ErrMaxPins
+				return nil, apierr.ErrMaxPins
 			}
 		}
 		nm := *m

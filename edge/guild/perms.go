@@ -1,9 +1,9 @@
 package guild
 
 import (
+	"github.com/accord-chat/accord/core/apierr"
 	"github.com/accord-chat/accord/core/model"
-	"github.com/accord-chat/accord/edge/discord"
-	"github.com/accord-chat/accord/edge/perm"
+	"github.com/accord-chat/accord/core/perm"
 )
 
 // memberInput gathers what the permission engine needs about a member.
@@ -50,10 +50,10 @@ func (s *State) ChannelPerms(userID ID, c *model.Channel) uint64 {
 // bit at guild level.
 func (s *State) requireGuild(userID ID, bits uint64) error {
 	if s.Members[userID] == nil {
-		return discord.ErrUnknownGuild
+		return apierr.ErrUnknownGuild
 	}
 	if s.BasePerms(userID)&bits != bits {
-		return discord.ErrMissingPermissions
+		return apierr.ErrMissingPermissions
 	}
 	return nil
 }
@@ -63,10 +63,10 @@ func (s *State) requireGuild(userID ID, bits uint64) error {
 func (s *State) requireChannel(userID ID, c *model.Channel, bits uint64) error {
 	p := s.ChannelPerms(userID, c)
 	if p&perm.ViewChannel == 0 {
-		return discord.ErrMissingAccess
+		return apierr.ErrMissingAccess
 	}
 	if p&bits != bits {
-		return discord.ErrMissingPermissions
+		return apierr.ErrMissingPermissions
 	}
 	return nil
 }

@@ -8,9 +8,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/accord-chat/accord/core/apierr"
 	"github.com/accord-chat/accord/core/model"
-	"github.com/accord-chat/accord/edge/discord"
-	"github.com/accord-chat/accord/edge/perm"
+	"github.com/accord-chat/accord/core/perm"
 )
 
 // Presence and voice state are hot state of the region, replicated like
@@ -324,7 +324,7 @@ func (e *Engine) UpdateVoice(ctx context.Context, uid, guildID, channelID ID, se
 	var ch VoiceChange
 	err := e.readGuild(guildID, func(s *State) error {
 		if s.Members[uid] == nil {
-			return discord.ErrUnknownMember
+			return apierr.ErrUnknownMember
 		}
 		if channelID == 0 {
 			if s.Voice[uid] == nil {
@@ -335,10 +335,10 @@ func (e *Engine) UpdateVoice(ctx context.Context, uid, guildID, channelID ID, se
 		}
 		c := s.Channels[channelID]
 		if c == nil || c.Type != model.ChannelGuildVoice {
-			return discord.ErrUnknownChannel
+			return apierr.ErrUnknownChannel
 		}
 		if s.ChannelPerms(uid, c)&(perm.ViewChannel|perm.Connect) != perm.ViewChannel|perm.Connect {
-			return discord.ErrMissingPermissions
+			return apierr.ErrMissingPermissions
 		}
 		ch = VoiceChange{GuildID: guildID, UserID: uid, State: &VoiceState{ChannelID: channelID, SessionID: sessionID, Node: node,
 			SelfMute: selfMute, SelfDeaf: selfDeaf}}

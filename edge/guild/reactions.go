@@ -6,10 +6,10 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/accord-chat/accord/core/apierr"
 	"github.com/accord-chat/accord/core/model"
+	"github.com/accord-chat/accord/core/perm"
 	"github.com/accord-chat/accord/core/store"
-	"github.com/accord-chat/accord/edge/discord"
-	"github.com/accord-chat/accord/edge/perm"
 )
 
 // MaxReactionEmoji is the number of distinct emoji a message can carry.
@@ -68,7 +68,7 @@ func bumpReaction(m *model.Message, emoji string, delta int) {
 // READ_MESSAGE_HISTORY, as on Discord.
 func (e *Engine) AddReaction(ctx context.Context, actor, channelID, messageID ID, emoji string) error {
 	if !ValidEmoji(emoji) {
-		return discord.ErrUnknownEmoji
+		return apierr.ErrUnknownEmoji
 	}
 	return e.withChannel(ctx, actor, channelID, func(c *Chan) (*plan, error) {
 		if err := c.require(perm.ReadMessageHistory); err != nil {
@@ -91,7 +91,7 @@ func (e *Engine) AddReaction(ctx context.Context, actor, channelID, messageID ID
 				return nil, err
 			}
 			if len(m.Reactions) >= MaxReactionEmoji {
-				return nil, discord.ErrMaxReactions
+				return nil, apierr.ErrMaxReactions
 			}
 		}
 		nm := *m
@@ -109,11 +109,11 @@ func (e *Engine) AddReaction(ctx context.Context, actor, channelID, messageID ID
 // needs MANAGE_MESSAGES.
 func (e *Engine) RemoveReaction(ctx context.Context, actor, channelID, messageID ID, emoji string, userID ID) error {
 	if !ValidEmoji(emoji) {
-		return discord.ErrUnknownEmoji
+		return apierr.ErrUnknownEmoji
 	}
 	return e.withChannel(ctx, actor, channelID, func(c *Chan) (*plan, error) {
 		if userID != actor && (c.State == nil || !c.Has(perm.ManageMessages)) {
-			return nil, discord.ErrMissingPermissions
+			return nil, apierr.ErrMissingPermissions
 		}
 		m, err := e.loadMessage(ctx, channelID, messageID)
 		if err != nil {
@@ -138,11 +138,11 @@ func (e *Engine) RemoveReaction(ctx context.Context, actor, channelID, messageID
 // when emoji is not empty (MANAGE_MESSAGES).
 func (e *Engine) ClearReactions(ctx context.Context, actor, channelID, messageID ID, emoji string) error {
 	if emoji != "" && !ValidEmoji(emoji) {
-		return discord.ErrUnknownEmoji
+		return apierr.ErrUnknownEmoji
 	}
 	return e.withChannel(ctx, actor, channelID, func(c *Chan) (*plan, error) {
 		if c.State == nil {
-			return nil, discord.ErrDMChannel
+			return nil, apierr.ErrDMChannel
 		}
 		if err := c.require(perm.ManageMessages); err != nil {
 			return nil, err
@@ -176,7 +176,7 @@ func (e *Engine) ClearReactions(ctx context.Context, actor, channelID, messageID
 // ReactionUsers lists who reacted with an emoji.
 func (e *Engine) ReactionUsers(ctx context.Context, actor, channelID, messageID ID, emoji string, after ID, limit int) ([]*model.User, error) {
 	if !ValidEmoji(emoji) {
-		return nil, discord.ErrUnknownEmoji
+		return nil, apierr.ErrUnknownEmoji
 	}
 	if _, _, err := e.Message(ctx, actor, channelID, messageID); err != nil {
 		return nil, err

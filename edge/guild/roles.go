@@ -5,10 +5,10 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/accord-chat/accord/core/apierr"
 	"github.com/accord-chat/accord/core/model"
+	"github.com/accord-chat/accord/core/perm"
 	"github.com/accord-chat/accord/core/store"
-	"github.com/accord-chat/accord/edge/discord"
-	"github.com/accord-chat/accord/edge/perm"
 )
 
 // MaxRoles is Discord's per-guild role limit.
@@ -26,7 +26,7 @@ type RolePatch struct {
 	Emoji       **string
 }
 
-func (rp *RolePatch) applyTo(f *discord.FormErrors, r *model.Role) {
+func (rp *RolePatch) applyTo(f *apierr.FormErrors, r *model.Role) {
 	if rp.Name != nil {
 		if n := utf8.RuneCountInString(*rp.Name); n > 100 {
 			f.Add("name", "BASE_TYPE_MAX_LENGTH", "Must be 100 or fewer in length.")
@@ -58,7 +58,7 @@ func (s *State) grantable(actor ID, bits uint64) error {
 	if have&perm.Administrator != 0 || bits&^have == 0 {
 		return nil
 	}
-	return discord.ErrMissingPermissions
+	return apierr.ErrMissingPermissions
 }
 
 // CreateRole adds a role at position 1, below every other role
@@ -70,13 +70,13 @@ func (e *Engine) CreateRole(ctx context.Context, actor, guildID ID, rp RolePatch
 			return nil, err
 		}
 		if len(s.Roles) >= MaxRoles {
-			return nil, discord.ErrMaxRoles
+			return nil, apierr.ErrMaxRoles
 		}
 		r := &model.Role{ID: e.NewID(), Name: "new role", Position: 1}
 		if ev := s.Everyone(); ev != nil {
 			r.Permissions = ev.Permissions
 		}
-		var f discord.FormErrors
+		var f apierr.FormErrors
 		rp.applyTo(&f, r)
 		if err := f.Err(); err != nil {
 			return nil, err
@@ -114,16 +114,16 @@ func (e *Engine) ModifyRole(ctx context.Context, actor, guildID, roleID ID, rp R
 		}
 		old := s.Roles[roleID]
 		if old == nil {
-			return nil, discord.ErrUnknownRole
+			return nil, apierr.ErrUnknownRole
 		}
 		if roleID != guildID && !s.canManageRole(actor, old) {
-			return nil, discord.ErrMissingPermissions
+			return nil, apierr.ErrMissingPermissions
 		}
 		r := *old
 		if roleID == guildID {
 			rp.Name = nil // @everyone keeps its name
 		}
-		var f discord.FormErrors
+		var f apierr.FormErrors
 		rp.applyTo(&f, &r)
 		if err := f.Err(); err != nil {
 			return nil, err
@@ -150,13 +150,13 @@ func (e *Engine) DeleteRole(ctx context.Context, actor, guildID, roleID ID) erro
 		}
 		r := s.Roles[roleID]
 		if r == nil {
-			return nil, discord.ErrUnknownRole
+			return nil, apierr.ErrUnknownRole
 		}
 		if roleID == guildID {
-			return nil, discord.InvalidForm("role_id", "ROLE_INVALID", "Cannot delete the @everyone role.")
+			return nil, apierr.InvalidForm("role_id", "ROLE_INVALID", "Cannot delete the @everyone role.")
 		}
 		if !s.canManageRole(actor, r) {
-			return nil, discord.ErrMissingPermissions
+			return nil, apierr.ErrMissingPermissions
 		}
 		p := &plan{}
 		deleteRolePlan(p, s, roleID, 0)
@@ -204,7 +204,7 @@ func (e *Engine) RolePositions(ctx context.Context, actor, guildID ID, moves []P
 		if err := s.requireGuild(actor, perm.ManageRoles); err != nil {
 			return nil, err
 		}
-		var f discord.FormErrors
+		var f apierr.FormErrors
 		p := &plan{}
 		for i, mv := range moves {
 			r := s.Roles[mv.ID]
@@ -216,7 +216,7 @@ func (e *Engine) RolePositions(ctx context.Context, actor, guildID ID, moves []P
 				continue
 			}
 			if !s.canManageRole(actor, r) || (actor != s.Guild.OwnerID && *mv.Position >= s.HighestRolePosition(s.Members[actor])) {
-				return nil, discord.ErrMissingPermissions
+				return nil, apierr.ErrMissingPermissions
 			}
 			if *mv.Position < 1 {
 				f.Add(itoa(i)+".position", "BASE_TYPE_BAD_INT", "Must be 1 or more.")

@@ -13,7 +13,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/accord-chat/accord/edge/discord"
+	"github.com/accord-chat/accord/core/apierr"
 	"github.com/accord-chat/accord/edge/replica"
 	"github.com/accord-chat/accord/edge/rest"
 	"github.com/accord-chat/accord/internal/config"
@@ -114,7 +114,7 @@ func (f *forwarder) Forward(w http.ResponseWriter, r *http.Request, body []byte,
 	for leader == "" {
 		select {
 		case <-ctx.Done():
-			return writeAPIError(w, discord.ErrUnavailable)
+			return writeAPIError(w, apierr.ErrUnavailable)
 		case <-time.After(25 * time.Millisecond):
 		}
 		var self bool
@@ -124,7 +124,7 @@ func (f *forwarder) Forward(w http.ResponseWriter, r *http.Request, body []byte,
 	}
 	req, err := http.NewRequestWithContext(ctx, r.Method, "http://"+leader+r.URL.RequestURI(), bytes.NewReader(body))
 	if err != nil {
-		return writeAPIError(w, discord.ErrInternal)
+		return writeAPIError(w, apierr.ErrInternal)
 	}
 	for k, vs := range r.Header {
 		req.Header[k] = vs
@@ -134,12 +134,12 @@ func (f *forwarder) Forward(w http.ResponseWriter, r *http.Request, body []byte,
 	resp, err := f.client.Do(req)
 	if err != nil {
 		f.log.Warn("forward to shard leader", "shard", shard, "leader", leader, "err", err)
-		return writeAPIError(w, discord.ErrUnavailable)
+		return writeAPIError(w, apierr.ErrUnavailable)
 	}
 	defer resp.Body.Close()
 	out, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return writeAPIError(w, discord.ErrUnavailable)
+		return writeAPIError(w, apierr.ErrUnavailable)
 	}
 	// Read-your-writes: answer once this node has applied what the leader
 	// had applied when it answered.
@@ -159,10 +159,10 @@ func (f *forwarder) Forward(w http.ResponseWriter, r *http.Request, body []byte,
 	return resp.StatusCode
 }
 
-func writeAPIError(w http.ResponseWriter, e *discord.Error) int {
+func writeAPIError(w http.ResponseWriter, e *apierr.Error) int {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(e.Status)
-	_, _ = w.Write(discord.MarshalError(e))
+	_, _ = w.Write(apierr.MarshalError(e))
 	return e.Status
 }
 

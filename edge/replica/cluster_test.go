@@ -14,14 +14,14 @@ import (
 	"github.com/hashicorp/raft"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/accord-chat/accord/core/secret"
 	"github.com/accord-chat/accord/core/snowflake"
 	"github.com/accord-chat/accord/core/store"
 	"github.com/accord-chat/accord/core/store/pebblestore"
-	"github.com/accord-chat/accord/edge/auth"
 	"github.com/accord-chat/accord/edge/guild"
 )
 
-func init() { auth.BcryptCost = bcrypt.MinCost }
+func init() { secret.BcryptCost = bcrypt.MinCost }
 
 // events records what one replica published, in order.
 type events struct {

@@ -5,15 +5,16 @@ import (
 	"strings"
 	"time"
 
+	"github.com/accord-chat/accord/core/apierr"
 	"github.com/accord-chat/accord/core/model"
+	"github.com/accord-chat/accord/core/perm"
+	"github.com/accord-chat/accord/core/secret"
 	"github.com/accord-chat/accord/core/snowflake"
-	"github.com/accord-chat/accord/edge/auth"
 	"github.com/accord-chat/accord/edge/discord"
 	"github.com/accord-chat/accord/edge/guild"
-	"github.com/accord-chat/accord/edge/perm"
 )
 
-var notFoundErr = discord.ErrNotFound
+var notFoundErr = apierr.ErrNotFound
 
 func secondsDur(n int) time.Duration { return time.Duration(n) * time.Second }
 
@@ -41,8 +42,8 @@ func (s *Server) login(r *request) (any, error) {
 		return nil, err
 	}
 	u, tok, err := s.eng.Login(r.Context(), body.Login, body.Password)
-	if errors.Is(err, auth.ErrBadCredentials) {
-		var f discord.FormErrors
+	if errors.Is(err, secret.ErrBadCredentials) {
+		var f apierr.FormErrors
 		f.Add("login", "INVALID_LOGIN", "Login or password is invalid.")
 		f.Add("password", "INVALID_LOGIN", "Login or password is invalid.")
 		return nil, f.Err()
@@ -68,7 +69,7 @@ func (s *Server) renderApp(app *model.Application) *discord.Application {
 
 func (s *Server) createApplication(r *request) (any, error) {
 	if r.user.Bot {
-		return nil, discord.ErrBotsForbidden
+		return nil, apierr.ErrBotsForbidden
 	}
 	var body struct {
 		Name        string `json:"name"`
@@ -119,7 +120,7 @@ func (s *Server) resetBot(r *request) (any, error) {
 // login).
 func (s *Server) currentApplication(r *request) (any, error) {
 	if !r.user.Bot {
-		return nil, discord.ErrUnknownApplication
+		return nil, apierr.ErrUnknownApplication
 	}
 	app, err := s.eng.Application(r.Context(), r.user.ID, r.user.ID)
 	if err != nil {
@@ -147,7 +148,7 @@ func (s *Server) patchApp(r *request, appID ID) (any, error) {
 
 func (s *Server) modifyCurrentApplication(r *request) (any, error) {
 	if !r.user.Bot {
-		return nil, discord.ErrUnknownApplication
+		return nil, apierr.ErrUnknownApplication
 	}
 	return s.patchApp(r, r.user.ID)
 }
@@ -166,10 +167,10 @@ func (s *Server) modifyApplication(r *request) (any, error) {
 // manages.
 func (s *Server) authorize(r *request) (any, error) {
 	if r.user.Bot {
-		return nil, discord.ErrBotsForbidden
+		return nil, apierr.ErrBotsForbidden
 	}
 	q := r.URL.Query()
-	var f discord.FormErrors
+	var f apierr.FormErrors
 	clientID, err := snowflake.Parse(q.Get("client_id"))
 	if err != nil {
 		f.Add("client_id", "NUMBER_TYPE_COERCE", "Value is not snowflake.")
@@ -239,7 +240,7 @@ func (s *Server) getUser(r *request) (any, error) {
 	}
 	u := s.eng.User(id)
 	if u == nil {
-		return nil, discord.ErrUnknownUser
+		return nil, apierr.ErrUnknownUser
 	}
 	return u, nil
 }
@@ -337,7 +338,7 @@ func (s *Server) openDM(r *request) (any, error) {
 		return nil, err
 	}
 	if body.RecipientID == 0 {
-		return nil, discord.InvalidForm("recipient_id", "BASE_TYPE_REQUIRED", "This field is required")
+		return nil, apierr.InvalidForm("recipient_id", "BASE_TYPE_REQUIRED", "This field is required")
 	}
 	c, err := s.eng.OpenDM(r.Context(), r.user.ID, body.RecipientID)
 	if err != nil {

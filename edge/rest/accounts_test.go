@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/accord-chat/accord/edge/perm"
+	"github.com/accord-chat/accord/core/perm"
 )
 
 // ---- helpers shared by accounts_test, guilds_test, channels_test and

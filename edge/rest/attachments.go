@@ -12,9 +12,9 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/accord-chat/accord/core/apierr"
 	"github.com/accord-chat/accord/core/model"
 	"github.com/accord-chat/accord/core/snowflake"
-	"github.com/accord-chat/accord/edge/discord"
 )
 
 // upload is one file of a multipart message request, already spooled to a
@@ -38,7 +38,7 @@ func (s *Server) readMultipart(r *request, body *messageBody) ([]upload, error) 
 	r.Body = http.MaxBytesReader(r.w, r.Body, s.cfg.MaxUpload)
 	mr, err := r.MultipartReader()
 	if err != nil {
-		return nil, discord.InvalidForm("_root", "BASE_TYPE_INVALID", "Malformed multipart body.")
+		return nil, apierr.InvalidForm("_root", "BASE_TYPE_INVALID", "Malformed multipart body.")
 	}
 	var files []upload
 	cleanup := func() {
@@ -58,9 +58,9 @@ func (s *Server) readMultipart(r *request, body *messageBody) ([]upload, error) 
 		if err != nil {
 			cleanup()
 			if strings.Contains(err.Error(), "too large") {
-				return nil, discord.ErrPayloadTooLarge
+				return nil, apierr.ErrPayloadTooLarge
 			}
-			return nil, discord.InvalidForm("_root", "BASE_TYPE_INVALID", "Malformed multipart body.")
+			return nil, apierr.InvalidForm("_root", "BASE_TYPE_INVALID", "Malformed multipart body.")
 		}
 		name := part.FormName()
 		switch {
@@ -68,7 +68,7 @@ func (s *Server) readMultipart(r *request, body *messageBody) ([]upload, error) 
 			raw, err := io.ReadAll(io.LimitReader(part, maxJSONBody+1))
 			if err != nil || len(raw) > maxJSONBody {
 				cleanup()
-				return nil, discord.ErrPayloadTooLarge
+				return nil, apierr.ErrPayloadTooLarge
 			}
 			if err := decodeBytes(raw, body); err != nil {
 				cleanup()
@@ -92,9 +92,9 @@ func (s *Server) readMultipart(r *request, body *messageBody) ([]upload, error) 
 			if err != nil {
 				cleanup()
 				if strings.Contains(err.Error(), "too large") {
-					return nil, discord.ErrPayloadTooLarge
+					return nil, apierr.ErrPayloadTooLarge
 				}
-				return nil, discord.InvalidForm("files", "BASE_TYPE_INVALID", "Could not read file.")
+				return nil, apierr.InvalidForm("files", "BASE_TYPE_INVALID", "Could not read file.")
 			}
 		default:
 			// Discord ignores unknown parts; so do we.
@@ -102,7 +102,7 @@ func (s *Server) readMultipart(r *request, body *messageBody) ([]upload, error) 
 	}
 	if len(files) > 10 {
 		cleanup()
-		return nil, discord.InvalidForm("files", "BASE_TYPE_MAX_LENGTH", "Must be 10 or fewer in length.")
+		return nil, apierr.InvalidForm("files", "BASE_TYPE_MAX_LENGTH", "Must be 10 or fewer in length.")
 	}
 	return files, nil
 }
@@ -153,7 +153,7 @@ func (s *Server) storeUploads(channelID ID, files []upload, refs []attachmentRef
 	}
 	for _, f := range files {
 		if utf8.RuneCountInString(descs[f.index].Description) > 1024 {
-			return nil, discord.InvalidForm("attachments", "BASE_TYPE_MAX_LENGTH", "Description must be 1024 or fewer in length.")
+			return nil, apierr.InvalidForm("attachments", "BASE_TYPE_MAX_LENGTH", "Description must be 1024 or fewer in length.")
 		}
 	}
 	out, err := s.placeUploads(channelID, files, descs)
@@ -252,7 +252,7 @@ func (s *Server) serveAttachment(w http.ResponseWriter, r *http.Request) {
 }
 
 // validateEmbed checks an embed object against Discord's field limits.
-func validateEmbed(f *discord.FormErrors, path string, raw json.RawMessage) {
+func validateEmbed(f *apierr.FormErrors, path string, raw json.RawMessage) {
 	var e struct {
 		Title       *string `json:"title"`
 		Description *string `json:"description"`

@@ -1,6 +1,7 @@
 package rest
 
 import (
+	"github.com/accord-chat/accord/core/apierr"
 	"github.com/accord-chat/accord/core/model"
 	"github.com/accord-chat/accord/edge/discord"
 	"github.com/accord-chat/accord/edge/guild"
@@ -83,7 +84,7 @@ func (s *Server) editOverwrite(r *request) (any, error) {
 		return nil, err
 	}
 	if !body.Type.Set {
-		return nil, discord.InvalidForm("type", "BASE_TYPE_REQUIRED", "This field is required")
+		return nil, apierr.InvalidForm("type", "BASE_TYPE_REQUIRED", "This field is required")
 	}
 	body.ID = oid
 	if err := s.eng.EditOverwrite(r.Context(), r.user.ID, cid, body.model()); err != nil {

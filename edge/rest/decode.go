@@ -11,8 +11,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/accord-chat/accord/core/apierr"
 	"github.com/accord-chat/accord/core/snowflake"
-	"github.com/accord-chat/accord/edge/discord"
 )
 
 // maxJSONBody bounds a JSON request body. Discord's largest JSON bodies
@@ -66,10 +66,10 @@ func (o opt[T]) nullable() **T {
 func decodeJSON(r *http.Request, dst any) error {
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxJSONBody+1))
 	if err != nil {
-		return discord.ErrInvalidJSON
+		return apierr.ErrInvalidJSON
 	}
 	if len(body) > maxJSONBody {
-		return discord.ErrPayloadTooLarge
+		return apierr.ErrPayloadTooLarge
 	}
 	return decodeBytes(body, dst)
 }
@@ -79,7 +79,7 @@ func decodeJSON(r *http.Request, dst any) error {
 func decodeBytes(body []byte, dst any) error {
 	body = bytes.TrimSpace(body)
 	if len(body) == 0 || body[0] != '{' {
-		return discord.ErrInvalidJSON
+		return apierr.ErrInvalidJSON
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
@@ -90,24 +90,24 @@ func decodeBytes(body []byte, dst any) error {
 			if field == "" {
 				field = "_root"
 			}
-			return discord.InvalidForm(field, typeCode(te.Type), fmt.Sprintf("Value of type %s is not valid here.", te.Value))
+			return apierr.InvalidForm(field, typeCode(te.Type), fmt.Sprintf("Value of type %s is not valid here.", te.Value))
 		}
 		if errors.Is(err, snowflake.ErrInvalid) {
 			if path, v, ok := badSnowflake(body, reflect.TypeOf(dst)); ok {
-				return discord.InvalidForm(path, "NUMBER_TYPE_COERCE", fmt.Sprintf("Value %q is not snowflake.", truncate(v)))
+				return apierr.InvalidForm(path, "NUMBER_TYPE_COERCE", fmt.Sprintf("Value %q is not snowflake.", truncate(v)))
 			}
-			return discord.InvalidForm("_root", "NUMBER_TYPE_COERCE", err.Error())
+			return apierr.InvalidForm("_root", "NUMBER_TYPE_COERCE", err.Error())
 		}
 		var se *json.SyntaxError
 		if errors.As(err, &se) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-			return discord.ErrInvalidJSON
+			return apierr.ErrInvalidJSON
 		}
-		return discord.InvalidForm("_root", "BASE_TYPE_INVALID", err.Error())
+		return apierr.InvalidForm("_root", "BASE_TYPE_INVALID", err.Error())
 	}
 	// Only whitespace may follow the object: dec.More would let a stray
 	// "}" or "]" through.
 	if len(bytes.TrimSpace(body[dec.InputOffset():])) > 0 {
-		return discord.ErrInvalidJSON
+		return apierr.ErrInvalidJSON
 	}
 	return nil
 }
@@ -250,10 +250,10 @@ func queryInt(r *http.Request, name string, def, min, max int) (int, error) {
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil {
-		return 0, discord.InvalidForm(name, "NUMBER_TYPE_COERCE", fmt.Sprintf("Value %q is not int.", truncate(v)))
+		return 0, apierr.InvalidForm(name, "NUMBER_TYPE_COERCE", fmt.Sprintf("Value %q is not int.", truncate(v)))
 	}
 	if n < min || n > max {
-		return 0, discord.InvalidForm(name, "NUMBER_TYPE_MAX", fmt.Sprintf("Int value should be between %d and %d.", min, max))
+		return 0, apierr.InvalidForm(name, "NUMBER_TYPE_MAX", fmt.Sprintf("Int value should be between %d and %d.", min, max))
 	}
 	return n, nil
 }
@@ -266,7 +266,7 @@ func querySnowflake(r *http.Request, name string) (ID, error) {
 	}
 	id, err := snowflake.Parse(v)
 	if err != nil {
-		return 0, discord.InvalidForm(name, "NUMBER_TYPE_COERCE", fmt.Sprintf("Value %q is not snowflake.", truncate(v)))
+		return 0, apierr.InvalidForm(name, "NUMBER_TYPE_COERCE", fmt.Sprintf("Value %q is not snowflake.", truncate(v)))
 	}
 	return id, nil
 }
@@ -277,13 +277,13 @@ func querySnowflake(r *http.Request, name string) (ID, error) {
 func readAll(r *request) ([]byte, error) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxJSONBody+1))
 	if err != nil {
-		return nil, discord.ErrInvalidJSON
+		return nil, apierr.ErrInvalidJSON
 	}
 	if len(body) > maxJSONBody {
-		return nil, discord.ErrPayloadTooLarge
+		return nil, apierr.ErrPayloadTooLarge
 	}
 	if !json.Valid(body) {
-		return nil, discord.ErrInvalidJSON
+		return nil, apierr.ErrInvalidJSON
 	}
 	return body, nil
 }

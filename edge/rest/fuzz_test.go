@@ -23,23 +23,23 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/accord-chat/accord/core/apierr"
 	"github.com/accord-chat/accord/core/model"
+	"github.com/accord-chat/accord/core/perm"
 	"github.com/accord-chat/accord/core/store/pebblestore"
-	"github.com/accord-chat/accord/edge/discord"
 	"github.com/accord-chat/accord/edge/guild"
-	"github.com/accord-chat/accord/edge/perm"
 )
 
 // fzCheckErr fails unless err is nil or a client error in Discord's shape:
 // 50109 for malformed JSON, 50035 with a field tree, 40005 for size.
-func fzCheckErr(t *testing.T, err error, allowed ...int) *discord.Error {
+func fzCheckErr(t *testing.T, err error, allowed ...int) *apierr.Error {
 	t.Helper()
 	if err == nil {
 		return nil
 	}
-	var de *discord.Error
+	var de *apierr.Error
 	if !errors.As(err, &de) {
-		t.Fatalf("error %T %v is not a *discord.Error", err, err)
+		t.Fatalf("error %T %v is not a *apierr.Error", err, err)
 	}
 	if len(allowed) == 0 {
 		allowed = []int{50035, 50109, 40005}
@@ -54,7 +54,7 @@ func fzCheckErr(t *testing.T, err error, allowed ...int) *discord.Error {
 	if de.Code == 50035 && len(de.Errors) == 0 {
 		t.Fatalf("50035 without an error tree")
 	}
-	if raw := discord.MarshalError(de); !json.Valid(raw) {
+	if raw := apierr.MarshalError(de); !json.Valid(raw) {
 		t.Fatalf("error renders as invalid JSON: %q", raw)
 	}
 	return de
@@ -456,7 +456,7 @@ func TestDecodeNamesBadSnowflake(t *testing.T) {
 			if de == nil {
 				t.Fatal("accepted")
 			}
-			r := resp{Body: discord.MarshalError(de)}
+			r := resp{Body: apierr.MarshalError(de)}
 			if got := mtFieldCode(r, c.path); got != "NUMBER_TYPE_COERCE" {
 				t.Fatalf("errors %s, want NUMBER_TYPE_COERCE at %s", r.Body, c.path)
 			}

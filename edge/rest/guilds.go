@@ -3,10 +3,11 @@ package rest
 import (
 	"errors"
 
+	"github.com/accord-chat/accord/core/apierr"
 	"github.com/accord-chat/accord/core/model"
+	"github.com/accord-chat/accord/core/perm"
 	"github.com/accord-chat/accord/edge/discord"
 	"github.com/accord-chat/accord/edge/guild"
-	"github.com/accord-chat/accord/edge/perm"
 )
 
 func (s *Server) createGuild(r *request) (any, error) {
@@ -167,7 +168,7 @@ func (s *Server) createChannel(r *request) (any, error) {
 		return nil, err
 	}
 	if !body.Name.Set || body.Name.Null {
-		return nil, discord.InvalidForm("name", "BASE_TYPE_REQUIRED", "This field is required")
+		return nil, apierr.InvalidForm("name", "BASE_TYPE_REQUIRED", "This field is required")
 	}
 	c, err := s.eng.CreateChannel(r.Context(), r.user.ID, gid, guild.ChannelParams{
 		Name: body.Name.V, Type: body.Type.V, Topic: body.Topic.ptr(), Position: body.Position.ptr(),
@@ -201,7 +202,7 @@ func decodePositions(r *request) ([]guild.Position, error) {
 		return nil, unwrapItems(err)
 	}
 	if body == nil { // "null" is not a list of moves
-		return nil, discord.InvalidForm("_root", "BASE_TYPE_ARRAY", "Must be an array.")
+		return nil, apierr.InvalidForm("_root", "BASE_TYPE_ARRAY", "Must be an array.")
 	}
 	out := make([]guild.Position, 0, len(body))
 	for _, b := range body {
@@ -218,7 +219,7 @@ func decodePositions(r *request) ([]guild.Position, error) {
 // unwrapItems takes decodePositions' wrapper out of a 50035 errors tree:
 // the body is the array itself, so its errors belong at the root.
 func unwrapItems(err error) error {
-	var de *discord.Error
+	var de *apierr.Error
 	if !errors.As(err, &de) {
 		return err
 	}

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/accord-chat/accord/edge/perm"
+	"github.com/accord-chat/accord/core/perm"
 )
 
 func TestCreateGuild(t *testing.T) {

@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/accord-chat/accord/core/secret"
 	"github.com/accord-chat/accord/edge/auth"
 	"github.com/accord-chat/accord/edge/guild"
 	"github.com/accord-chat/accord/edge/ratelimit"
@@ -23,7 +24,7 @@ import (
 	"github.com/accord-chat/accord/internal/teststore"
 )
 
-func init() { auth.BcryptCost = bcrypt.MinCost }
+func init() { secret.BcryptCost = bcrypt.MinCost }
 
 type harness struct {
 	t   *testing.T

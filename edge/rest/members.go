@@ -5,10 +5,11 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/accord-chat/accord/core/apierr"
 	"github.com/accord-chat/accord/core/model"
+	"github.com/accord-chat/accord/core/perm"
 	"github.com/accord-chat/accord/edge/discord"
 	"github.com/accord-chat/accord/edge/guild"
-	"github.com/accord-chat/accord/edge/perm"
 )
 
 // listMembers pages through members in user ID order (Discord's "list
@@ -53,7 +54,7 @@ func (s *Server) searchMembers(r *request) (any, error) {
 	}
 	q := strings.ToLower(r.URL.Query().Get("query"))
 	if q == "" {
-		return nil, discord.InvalidForm("query", "BASE_TYPE_REQUIRED", "This field is required")
+		return nil, apierr.InvalidForm("query", "BASE_TYPE_REQUIRED", "This field is required")
 	}
 	limit, err := queryInt(r.Request, "limit", 1, 1, 1000)
 	if err != nil {
@@ -100,7 +101,7 @@ func (s *Server) getMember(r *request) (any, error) {
 	var m *model.Member
 	err = s.eng.ViewAsMember(gid, r.user.ID, func(st *guild.State) error {
 		if m = st.Members[uid]; m == nil {
-			return discord.ErrUnknownMember
+			return apierr.ErrUnknownMember
 		}
 		return nil
 	})
@@ -192,10 +193,10 @@ func (s *Server) listBans(r *request) (any, error) {
 	var bans []*model.Ban
 	err = s.eng.View(gid, func(st *guild.State) error {
 		if st.Members[r.user.ID] == nil {
-			return discord.ErrUnknownGuild
+			return apierr.ErrUnknownGuild
 		}
 		if st.BasePerms(r.user.ID)&perm.BanMembers == 0 {
-			return discord.ErrMissingPermissions
+			return apierr.ErrMissingPermissions
 		}
 		for _, b := range st.Bans {
 			bans = append(bans, b)
@@ -221,13 +222,13 @@ func (s *Server) getBan(r *request) (any, error) {
 	var ban *model.Ban
 	err = s.eng.View(gid, func(st *guild.State) error {
 		if st.Members[r.user.ID] == nil {
-			return discord.ErrUnknownGuild
+			return apierr.ErrUnknownGuild
 		}
 		if st.BasePerms(r.user.ID)&perm.BanMembers == 0 {
-			return discord.ErrMissingPermissions
+			return apierr.ErrMissingPermissions
 		}
 		if ban = st.Bans[uid]; ban == nil {
-			return discord.ErrUnknownBan
+			return apierr.ErrUnknownBan
 		}
 		return nil
 	})
@@ -251,7 +252,7 @@ func (s *Server) createBan(r *request) (any, error) {
 		}
 	}
 	if v := body.DeleteMessageSeconds.V; v < 0 || v > 604800 {
-		return nil, discord.InvalidForm("delete_message_seconds", "NUMBER_TYPE_MAX", "Int value should be between 0 and 604800.")
+		return nil, apierr.InvalidForm("delete_message_seconds", "NUMBER_TYPE_MAX", "Int value should be between 0 and 604800.")
 	}
 	var reason *string
 	if v := r.Header.Get("X-Audit-Log-Reason"); v != "" {

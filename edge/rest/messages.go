@@ -5,9 +5,9 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/accord-chat/accord/core/apierr"
 	"github.com/accord-chat/accord/core/model"
 	"github.com/accord-chat/accord/core/store"
-	"github.com/accord-chat/accord/edge/discord"
 	"github.com/accord-chat/accord/edge/guild"
 )
 
@@ -18,7 +18,7 @@ type allowedMentionsBody struct {
 	RepliedUser bool     `json:"replied_user"`
 }
 
-func (a *allowedMentionsBody) engine(f *discord.FormErrors) *guild.AllowedMentions {
+func (a *allowedMentionsBody) engine(f *apierr.FormErrors) *guild.AllowedMentions {
 	if a == nil {
 		return nil
 	}
@@ -98,7 +98,7 @@ func (s *Server) createMessage(r *request) (any, error) {
 // validation does and turns it into the engine's parameters (without
 // attachments).
 func messageParams(body *messageBody) (guild.MessageParams, error) {
-	var f discord.FormErrors
+	var f apierr.FormErrors
 	embeds := body.Embeds.V
 	if len(embeds) == 0 && len(body.Embed) > 0 && string(body.Embed) != "null" {
 		embeds = []json.RawMessage{body.Embed}
@@ -124,7 +124,7 @@ func messageParams(body *messageBody) (guild.MessageParams, error) {
 	return mp, nil
 }
 
-func validateNonce(f *discord.FormErrors, raw json.RawMessage) {
+func validateNonce(f *apierr.FormErrors, raw json.RawMessage) {
 	var v any
 	_ = json.Unmarshal(raw, &v)
 	switch v := v.(type) {
@@ -187,7 +187,7 @@ func (s *Server) listMessages(r *request) (any, error) {
 		*p.dst = v
 	}
 	if set > 1 {
-		return nil, discord.InvalidForm("around", "BASE_TYPE_INVALID", "Only one of before, after and around may be given.")
+		return nil, apierr.InvalidForm("around", "BASE_TYPE_INVALID", "Only one of before, after and around may be given.")
 	}
 	if r.URL.Query().Has("after") && q.After == 0 {
 		// after=0 is how clients read a channel from its start; the store
@@ -217,7 +217,7 @@ func (s *Server) editMessage(r *request) (any, error) {
 		return nil, err
 	}
 	defer discardSpooled(files)
-	var f discord.FormErrors
+	var f apierr.FormErrors
 	mp := guild.MessagePatch{Content: body.Content.ptr(), Flags: body.Flags.ptr(), AllowedMentions: body.AllowedMentions.engine(&f)}
 	if body.Content.Set && body.Content.Null {
 		empty := ""
@@ -244,7 +244,7 @@ func (s *Server) editMessage(r *request) (any, error) {
 		return nil, err
 	}
 	if len(files) > 0 {
-		return nil, discord.InvalidForm("files", "BASE_TYPE_INVALID", "Adding files to an existing message is not supported.")
+		return nil, apierr.InvalidForm("files", "BASE_TYPE_INVALID", "Adding files to an existing message is not supported.")
 	}
 	ev, err := s.eng.EditMessage(r.Context(), r.user.ID, cid, mid, mp)
 	if err != nil {
@@ -303,7 +303,7 @@ func emojiParam(r *request) (string, error) {
 	// An empty emoji must not reach ClearReactions, where "" means every
 	// emoji.
 	if err != nil || e == "" {
-		return "", discord.ErrUnknownEmoji
+		return "", apierr.ErrUnknownEmoji
 	}
 	return e, nil
 }
@@ -390,7 +390,7 @@ func (s *Server) reactionUsers(r *request) (any, error) {
 		return nil, err
 	}
 	if t := r.URL.Query().Get("type"); t != "" && t != "0" && t != "1" {
-		return nil, discord.InvalidForm("type", "BASE_TYPE_CHOICES", "Value must be one of (0, 1).")
+		return nil, apierr.InvalidForm("type", "BASE_TYPE_CHOICES", "Value must be one of (0, 1).")
 	}
 	if r.URL.Query().Get("type") == "1" { // super reactions: none here
 		return []*model.User{}, nil

@@ -22,8 +22,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/accord-chat/accord/core/perm"
 	"github.com/accord-chat/accord/core/snowflake"
-	"github.com/accord-chat/accord/edge/perm"
 )
 
 // mtFix is a guild with an owner, a plain member, a moderator holding

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/accord-chat/accord/edge/perm"
+	"github.com/accord-chat/accord/core/perm"
 )
 
 const (

@@ -1,8 +1,8 @@
 package rest
 
 import (
+	"github.com/accord-chat/accord/core/apierr"
 	"github.com/accord-chat/accord/core/model"
-	"github.com/accord-chat/accord/edge/discord"
 	"github.com/accord-chat/accord/edge/guild"
 )
 
@@ -37,7 +37,7 @@ func (s *Server) getRole(r *request) (any, error) {
 	err = s.eng.ViewAsMember(gid, r.user.ID, func(st *guild.State) error {
 		out = st.Roles[rid]
 		if out == nil {
-			return discord.ErrUnknownRole
+			return apierr.ErrUnknownRole
 		}
 		return nil
 	})

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/accord-chat/accord/edge/perm"
+	"github.com/accord-chat/accord/core/perm"
 )
 
 // roleIDsOf returns a member's role IDs as the guild's owner sees them.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/accord-chat/accord/core/apierr"
 	"github.com/accord-chat/accord/core/model"
 	"github.com/accord-chat/accord/core/snowflake"
 	"github.com/accord-chat/accord/edge/auth"
@@ -125,7 +126,7 @@ func (s *Server) serve(w http.ResponseWriter, hr *http.Request, route string, op
 				panic(p)
 			}
 			s.log.Error("handler panic", "route", route, "panic", p)
-			status = writeError(w, discord.ErrInternal)
+			status = writeError(w, apierr.ErrInternal)
 		}
 	}()
 	r := &request{Request: hr, w: w}
@@ -152,13 +153,13 @@ func (s *Server) serve(w http.ResponseWriter, hr *http.Request, route string, op
 		if err != nil {
 			if !errors.Is(err, auth.ErrInvalidToken) {
 				s.log.Error("verify token", "err", err)
-				return writeError(w, discord.ErrInternal)
+				return writeError(w, apierr.ErrInternal)
 			}
-			return writeError(w, discord.ErrUnauthorized)
+			return writeError(w, apierr.ErrUnauthorized)
 		}
 		u := s.eng.User(t.UserID)
 		if u == nil {
-			return writeError(w, discord.ErrUnauthorized)
+			return writeError(w, apierr.ErrUnauthorized)
 		}
 		r.user, r.token, r.raw = u, t, tok
 		identity = t.UserID.String()
@@ -182,12 +183,12 @@ func (s *Server) serve(w http.ResponseWriter, hr *http.Request, route string, op
 		if internal || s.cfg.Forward == nil {
 			// Leadership moved while the request travelled; the
 			// client retries (libraries retry 5xx) and lands right.
-			return writeError(w, discord.ErrUnavailable)
+			return writeError(w, apierr.ErrUnavailable)
 		}
 		return s.cfg.Forward.Forward(w, hr, body, nl.Shard, nl.Leader)
 	}
 	if err != nil {
-		var de *discord.Error
+		var de *apierr.Error
 		if errors.As(err, &de) {
 			return writeError(w, de)
 		}
@@ -195,7 +196,7 @@ func (s *Server) serve(w http.ResponseWriter, hr *http.Request, route string, op
 			return 499
 		}
 		s.log.Error("request failed", "route", route, "err", err)
-		return writeError(w, discord.ErrInternal)
+		return writeError(w, apierr.ErrInternal)
 	}
 	switch v := out.(type) {
 	case noContent:
@@ -219,7 +220,7 @@ func clientIP(r *http.Request) string {
 func writeJSON(w http.ResponseWriter, status int, v any) int {
 	b, err := encode(v)
 	if err != nil {
-		return writeError(w, discord.ErrInternal)
+		return writeError(w, apierr.ErrInternal)
 	}
 	// Exactly "application/json": some libraries compare the header
 	// rather than parse it.
@@ -241,10 +242,10 @@ func encode(v any) ([]byte, error) {
 	return json.Marshal(v)
 }
 
-func writeError(w http.ResponseWriter, e *discord.Error) int {
+func writeError(w http.ResponseWriter, e *apierr.Error) int {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(e.Status)
-	_, _ = w.Write(discord.MarshalError(e))
+	_, _ = w.Write(apierr.MarshalError(e))
 	return e.Status
 }
 
@@ -255,7 +256,7 @@ func (r *request) idParam(name string) (ID, error) {
 	v := r.PathValue(name)
 	id, err := snowflake.Parse(v)
 	if err != nil {
-		return 0, discord.InvalidForm(name, "NUMBER_TYPE_COERCE", fmt.Sprintf("Value %q is not snowflake.", truncate(v)))
+		return 0, apierr.InvalidForm(name, "NUMBER_TYPE_COERCE", fmt.Sprintf("Value %q is not snowflake.", truncate(v)))
 	}
 	return id, nil
 }

@@ -33,13 +33,13 @@ import (
 	"github.com/gorilla/websocket"
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/accord-chat/accord/edge/auth"
+	"github.com/accord-chat/accord/core/secret"
 	"github.com/accord-chat/accord/edge/node"
 	"github.com/accord-chat/accord/internal/config"
 	"github.com/accord-chat/accord/internal/teststore"
 )
 
-func init() { auth.BcryptCost = bcrypt.MinCost }
+func init() { secret.BcryptCost = bcrypt.MinCost }
 
 // testTimeout bounds one library's whole scenario, bot start included.
 const testTimeout = 3 * time.Minute
