@@ -47,7 +47,7 @@ echo "== REST, gateway and bot tests again, on Cassandra (--store cassandra)"
 ACCORD_TEST_STORE=cassandra go test -count=1 -timeout 30m ./edge/rest/ ./edge/gateway/ ./tests/compat/
 
 echo "== go test -race (concurrency-heavy packages, embedded store)"
-go test -count=1 -race -timeout 20m ./edge/guild/... ./edge/ratelimit/... ./edge/gateway/... \
+go test -count=1 -race -timeout 20m ./core/engine/... ./edge/ratelimit/... ./edge/gateway/... \
   ./edge/replica/... ./raftstore/... ./core/snowflake/... ./core/store/pebblestore/...
 
 echo "== fuzz smoke (each target, a bounded number of inputs)"

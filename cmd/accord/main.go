@@ -20,8 +20,8 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/accord-chat/accord/core/engine"
 	"github.com/accord-chat/accord/core/store/cassandra"
-	"github.com/accord-chat/accord/edge/guild"
 	"github.com/accord-chat/accord/edge/node"
 	"github.com/accord-chat/accord/internal/config"
 )
@@ -110,7 +110,7 @@ func bot(args []string) error {
 		return fmt.Errorf("open store (is accord running on %s?): %w", cfg.Data, err)
 	}
 	defer st.Close()
-	eng := guild.New(guild.Config{Store: st, Logger: log})
+	eng := engine.New(engine.Config{Store: st, Logger: log})
 	ctx := context.Background()
 	if err := eng.Load(ctx); err != nil {
 		return err

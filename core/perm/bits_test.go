@@ -249,7 +249,7 @@ func TestParse(t *testing.T) {
 
 // FuzzParse: run with a count-based limit, e.g.
 //
-//	go test -run '^$' -fuzz FuzzParse -fuzztime 300000x ./edge/perm/
+//	go test -run '^$' -fuzz FuzzParse -fuzztime 300000x ./core/perm/
 //
 // With go1.26 a duration -fuzztime can end in a spurious "context deadline
 // exceeded" with no crasher (go.dev/issue/75804, fixed in go1.27).

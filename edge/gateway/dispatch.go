@@ -5,10 +5,10 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/accord-chat/accord/core/engine"
 	"github.com/accord-chat/accord/core/model"
 	"github.com/accord-chat/accord/core/perm"
 	"github.com/accord-chat/accord/edge/discord"
-	"github.com/accord-chat/accord/edge/guild"
 )
 
 // share encodes an event payload once for every recipient.
@@ -66,10 +66,10 @@ func eventIntent(t string, dm bool) int {
 	return IntentGuilds
 }
 
-// Publish implements guild.Publisher: it fans committed events out to the
+// Publish implements engine.Publisher: it fans committed events out to the
 // sessions allowed to see them. The engine calls it in commit order per
 // guild, so each session sees a guild's events in order.
-func (s *Server) Publish(events []guild.Event) {
+func (s *Server) Publish(events []engine.Event) {
 	if len(events) == 0 {
 		return
 	}
@@ -97,19 +97,19 @@ func restrict(sessions []*session, only *session) []*session {
 }
 
 // at marks a payload with the event's log position.
-func at(p *shared, ev *guild.Event) *shared {
+func at(p *shared, ev *engine.Event) *shared {
 	if p != nil {
 		p.shard, p.idx = ev.Shard, ev.Index
 	}
 	return p
 }
 
-func (s *Server) publishOne(ev *guild.Event, only *session) {
+func (s *Server) publishOne(ev *engine.Event, only *session) {
 	switch d := ev.Data.(type) {
-	case *guild.PresenceEvent:
+	case *engine.PresenceEvent:
 		s.broadcastPresence(d.UserID, ev, only)
 		return
-	case *guild.VoiceEvent:
+	case *engine.VoiceEvent:
 		s.publishVoice(ev, d, only)
 		return
 	}
@@ -219,7 +219,7 @@ func (s *Server) publishOne(ev *guild.Event, only *session) {
 // level.
 func (s *Server) filterGuildPerm(guildID ID, sessions []*session, bits uint64) []*session {
 	var out []*session
-	_ = s.eng.View(guildID, func(st *guild.State) error {
+	_ = s.eng.View(guildID, func(st *engine.State) error {
 		out = keep(sessions, func(sess *session) bool { return st.BasePerms(sess.user.ID)&bits != 0 })
 		return nil
 	})
@@ -245,9 +245,9 @@ func needsStripping(sess *session, m *model.Message) bool {
 // channel. A channel without overwrites that @everyone can read is
 // visible to every member, which spares a permission computation per
 // recipient in the common case.
-func (s *Server) filterVisible(ev *guild.Event, sessions []*session) []*session {
+func (s *Server) filterVisible(ev *engine.Event, sessions []*session) []*session {
 	var out []*session
-	_ = s.eng.View(ev.GuildID, func(st *guild.State) error {
+	_ = s.eng.View(ev.GuildID, func(st *engine.State) error {
 		ch := st.Channels[ev.ChannelID]
 		if c, ok := ev.Data.(*model.Channel); ok && (ch == nil || ev.Type == "CHANNEL_DELETE") {
 			ch = c
@@ -272,9 +272,9 @@ func (s *Server) filterVisible(ev *guild.Event, sessions []*session) []*session 
 
 // render encodes an event's payload. For messages it also returns the
 // content-stripped variant and the message.
-func (s *Server) render(ev *guild.Event) (full, stripped *shared, msg *model.Message) {
+func (s *Server) render(ev *engine.Event) (full, stripped *shared, msg *model.Message) {
 	switch d := ev.Data.(type) {
-	case *guild.MessageEvent:
+	case *engine.MessageEvent:
 		m := s.cfg.Renderer.RenderMessageEvent(context.Background(), 0, d)
 		if ev.Type == "MESSAGE_UPDATE" {
 			m.TTS = false // Discord: "always false in message updates"
@@ -284,7 +284,7 @@ func (s *Server) render(ev *guild.Event) (full, stripped *shared, msg *model.Mes
 			stripped = s.share(ev.Type, stripContent(m))
 		}
 		return full, stripped, d.Message
-	case *guild.ReactionEvent:
+	case *engine.ReactionEvent:
 		out := map[string]any{"channel_id": d.ChannelID, "message_id": d.MessageID}
 		if d.GuildID != 0 {
 			out["guild_id"] = d.GuildID
@@ -330,7 +330,7 @@ func (s *Server) render(ev *guild.Event) (full, stripped *shared, msg *model.Mes
 		}), nil, nil
 	case *model.Guild:
 		var out *discord.Guild
-		_ = s.eng.View(d.ID, func(st *guild.State) error {
+		_ = s.eng.View(d.ID, func(st *engine.State) error {
 			out = discord.NewGuild(d, st.SortedRoles())
 			return nil
 		})

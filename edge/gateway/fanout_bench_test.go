@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/accord-chat/accord/edge/guild"
+	"github.com/accord-chat/accord/core/engine"
 )
 
 // BenchmarkFanout: one MESSAGE_CREATE to every member of a 2,000-member
@@ -44,7 +44,7 @@ func BenchmarkFanout(b *testing.B) {
 	cpu0 := cpuTime()
 	b.ResetTimer()
 	for range b.N {
-		if _, err := h.eng.CreateMessage(ctx, sg.owner.ID(), sg.channel, guild.MessageParams{Content: content}); err != nil {
+		if _, err := h.eng.CreateMessage(ctx, sg.owner.ID(), sg.channel, engine.MessageParams{Content: content}); err != nil {
 			b.Fatal(err)
 		}
 		waitDrained(b, h.gw)

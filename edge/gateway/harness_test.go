@@ -24,6 +24,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/accord-chat/accord/core/engine"
 	"github.com/accord-chat/accord/core/model"
 	"github.com/accord-chat/accord/core/perm"
 	"github.com/accord-chat/accord/core/secret"
@@ -31,7 +32,6 @@ import (
 	"github.com/accord-chat/accord/core/store"
 	"github.com/accord-chat/accord/core/store/pebblestore"
 	"github.com/accord-chat/accord/edge/auth"
-	"github.com/accord-chat/accord/edge/guild"
 	"github.com/accord-chat/accord/edge/rest"
 	"github.com/accord-chat/accord/internal/testregion"
 	"github.com/accord-chat/accord/internal/teststore"
@@ -42,7 +42,7 @@ func init() { secret.BcryptCost = bcrypt.MinCost }
 type harness struct {
 	t   testing.TB
 	srv *httptest.Server
-	eng *guild.Engine
+	eng *engine.Engine
 	gw  *Server
 	ws  string // ws://.../gateway
 

@@ -4,10 +4,10 @@ import (
 	"encoding/json"
 	"strings"
 
+	"github.com/accord-chat/accord/core/engine"
 	"github.com/accord-chat/accord/core/model"
 	"github.com/accord-chat/accord/core/snowflake"
 	"github.com/accord-chat/accord/edge/discord"
-	"github.com/accord-chat/accord/edge/guild"
 )
 
 // chunkSize is Discord's GUILD_MEMBERS_CHUNK size.
@@ -58,7 +58,7 @@ func (s *Server) requestMembers(c *conn, sess *session, rm requestMembers) bool 
 	}
 	var members []*model.Member
 	var notFound []ID
-	err := s.eng.ViewAsMember(rm.GuildID, sess.user.ID, func(st *guild.State) error {
+	err := s.eng.ViewAsMember(rm.GuildID, sess.user.ID, func(st *engine.State) error {
 		if ids != nil {
 			for _, id := range ids {
 				if m := st.Members[id]; m != nil {

@@ -5,9 +5,9 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/accord-chat/accord/core/engine"
 	"github.com/accord-chat/accord/core/model"
 	"github.com/accord-chat/accord/edge/discord"
-	"github.com/accord-chat/accord/edge/guild"
 )
 
 func validStatus(s string) bool {
@@ -21,7 +21,7 @@ func validStatus(s string) bool {
 // presenceView reads presence from the engine, which replicates it
 // through the region's account shard: a user is online if a session of
 // theirs is connected to any node.
-type presenceView struct{ eng *guild.Engine }
+type presenceView struct{ eng *engine.Engine }
 
 // visible is what others see: invisible users look offline.
 func (p presenceView) visible(uid ID) (status string, activities []json.RawMessage) {
@@ -32,8 +32,8 @@ func (p presenceView) visible(uid ID) (status string, activities []json.RawMessa
 	return pr.Status, pr.Activities
 }
 
-func toPresence(pu presenceUpdate) *guild.Presence {
-	return &guild.Presence{Status: pu.Status, Activities: pu.Activities, Since: pu.Since, AFK: pu.AFK}
+func toPresence(pu presenceUpdate) *engine.Presence {
+	return &engine.Presence{Status: pu.Status, Activities: pu.Activities, Since: pu.Since, AFK: pu.AFK}
 }
 
 // nodeName names this node in replicated presence and voice state.
@@ -47,7 +47,7 @@ func (s *Server) nodeName() string {
 // proposePresence records the user's presence on this node (nil: no
 // session here any more). The PRESENCE_UPDATE goes out when every node
 // applies it.
-func (s *Server) proposePresence(uid ID, p *guild.Presence) {
+func (s *Server) proposePresence(uid ID, p *engine.Presence) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := s.eng.SetPresence(ctx, s.nodeName(), uid, p); err != nil {
@@ -67,7 +67,7 @@ func (s *Server) connectPresence(uid ID, sent *presenceUpdate) {
 	}
 	p := s.eng.NewestPresence(uid)
 	if p == nil {
-		p = &guild.Presence{Status: "online"}
+		p = &engine.Presence{Status: "online"}
 	}
 	s.proposePresence(uid, p)
 }
@@ -94,7 +94,7 @@ func (s *Server) presenceObject(uid, guildID ID) map[string]any {
 // over the sessions of each of the user's guilds that asked for
 // presences (subs.go), never O(members²) nor O(subscribers). ev places it in the log; only, when set, restricts it to
 // one session being rebuilt (region.go).
-func (s *Server) broadcastPresence(uid ID, ev *guild.Event, only *session) {
+func (s *Server) broadcastPresence(uid ID, ev *engine.Event, only *session) {
 	for _, gid := range s.eng.UserGuilds(uid) {
 		subs := restrict(s.presenceSessions(gid), only)
 		if len(subs) == 0 {
@@ -118,7 +118,7 @@ type voiceState struct {
 }
 
 // voiceView reads voice states from the engine (the guild's shard).
-type voiceView struct{ eng *guild.Engine }
+type voiceView struct{ eng *engine.Engine }
 
 func (v voiceView) guild(gid ID) map[ID]voiceState {
 	out := map[ID]voiceState{}
@@ -153,7 +153,7 @@ func (s *Server) updateVoiceState(sess *session, vs voiceStateUpdate) {
 
 // publishVoice announces a replicated voice state change to the guild's
 // sessions that asked for voice states, and to the user's own.
-func (s *Server) publishVoice(ev *guild.Event, d *guild.VoiceEvent, only *session) {
+func (s *Server) publishVoice(ev *engine.Event, d *engine.VoiceEvent, only *session) {
 	st := voiceState{SessionID: d.SessionID}
 	var member *model.Member
 	var user *model.User

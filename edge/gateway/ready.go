@@ -5,9 +5,9 @@ import (
 	"encoding/json"
 	"sort"
 
+	"github.com/accord-chat/accord/core/engine"
 	"github.com/accord-chat/accord/core/model"
 	"github.com/accord-chat/accord/edge/discord"
-	"github.com/accord-chat/accord/edge/guild"
 )
 
 // readyPayload is READY: the user, its guilds as unavailable stubs (each
@@ -76,7 +76,7 @@ func (s *Server) guildCreate(sess *session, gid ID) *shared {
 func (s *Server) guildCreatePayload(sess *session, gid ID) *shared {
 	var out map[string]any
 	voice := s.voice.guild(gid)
-	_ = s.eng.View(gid, func(st *guild.State) error {
+	_ = s.eng.View(gid, func(st *engine.State) error {
 		me := st.Members[sess.user.ID]
 		if me == nil {
 			return nil

@@ -5,8 +5,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/accord-chat/accord/core/engine"
 	"github.com/accord-chat/accord/core/model"
-	"github.com/accord-chat/accord/edge/guild"
 )
 
 // Resume anywhere in a region.
@@ -40,7 +40,7 @@ const runFlush = 100 * time.Millisecond
 
 type loggedEntry struct {
 	index  uint64
-	events []guild.Event
+	events []engine.Event
 }
 
 // shardLog is one shard's recent published entries and the lock that
@@ -52,7 +52,7 @@ type shardLog struct {
 	head    int
 }
 
-func (l *shardLog) add(idx uint64, evs []guild.Event) {
+func (l *shardLog) add(idx uint64, evs []engine.Event) {
 	l.last = idx
 	e := loggedEntry{index: idx, events: evs}
 	if len(l.entries) < regionLogCap {
@@ -157,7 +157,7 @@ func (r *regional) unlockAll() {
 
 // publishLogged publishes a batch of events of one shard entry under the
 // shard's lock, logging it for rebuilds.
-func (s *Server) publishLogged(evs []guild.Event) {
+func (s *Server) publishLogged(evs []engine.Event) {
 	l := s.region.logs[evs[0].Shard]
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -183,7 +183,7 @@ func (sess *session) track(p *shared) {
 		sess.runs[n-1].N++
 		return
 	}
-	sess.runs = append(sess.runs, guild.Run{I: n, Shard: sh, N: 1})
+	sess.runs = append(sess.runs, engine.Run{I: n, Shard: sh, N: 1})
 	// The run before this one is now closed; its length must reach the
 	// replicas, and so must the start of this one.
 	if sess.unsent < 0 || sess.unsent > max(n-1, 0) {
@@ -233,7 +233,7 @@ func (s *Server) replicateOpen(sess *session, anchor []uint64) {
 		defer s.bgWG.Done()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if err := s.eng.ReplicateSessions(ctx, guild.SessionUpdate{Open: []guild.SessionRecord{r}}); err != nil {
+		if err := s.eng.ReplicateSessions(ctx, engine.SessionUpdate{Open: []engine.SessionRecord{r}}); err != nil {
 			s.log.Warn("replicate session", "session", sess.id, "err", err)
 			return
 		}
@@ -245,13 +245,13 @@ func (s *Server) replicateOpen(sess *session, anchor []uint64) {
 
 // record builds the session's replicated record with the runs so far;
 // sess.mu is held.
-func (s *Server) record(sess *session, anchor []uint64) guild.SessionRecord {
+func (s *Server) record(sess *session, anchor []uint64) engine.SessionRecord {
 	guilds := append([]ID(nil), sess.guilds...)
-	rec := guild.SessionRecord{
+	rec := engine.SessionRecord{
 		ID: sess.id, UserID: sess.user.ID, Intents: sess.intents, Explicit: sess.explicit, Shard: sess.shard,
 		LargeThreshold: sess.largeThreshold, Version: sess.version, Node: s.cfg.NodeName,
 		Guilds: guilds, BaseSeq: sess.baseSeq, Anchor: anchor,
-		Runs: append([]guild.Run(nil), sess.runs...),
+		Runs: append([]engine.Run(nil), sess.runs...),
 	}
 	sess.unsent = -1
 	sess.recorded = false
@@ -265,7 +265,7 @@ func (sess *session) anchorAt() {
 }
 
 // replicate sends a session record, in the background.
-func (s *Server) replicate(u guild.SessionUpdate) {
+func (s *Server) replicate(u engine.SessionUpdate) {
 	if s.region == nil {
 		return
 	}
@@ -285,7 +285,7 @@ func (s *Server) replicate(u guild.SessionUpdate) {
 // flushRuns replicates the runs sessions closed or opened since the last
 // flush: one proposal for all of this node's sessions.
 func (s *Server) flushRuns() {
-	u := guild.SessionUpdate{Runs: map[string][]guild.Run{}}
+	u := engine.SessionUpdate{Runs: map[string][]engine.Run{}}
 	r := s.region
 	r.dmu.Lock()
 	dirty := make([]*session, 0, len(r.dirty))
@@ -303,7 +303,7 @@ func (s *Server) flushRuns() {
 			// Its record is not committed yet: the runs wait for it.
 			r.markDirty(sess)
 		default:
-			u.Runs[sess.id] = append([]guild.Run(nil), sess.runs[sess.unsent:]...)
+			u.Runs[sess.id] = append([]engine.Run(nil), sess.runs[sess.unsent:]...)
 			sess.unsent = -1
 		}
 		sess.mu.Unlock()
@@ -314,7 +314,7 @@ func (s *Server) flushRuns() {
 }
 
 // sessionMoved drops this node's copy of a session another node resumed.
-func (s *Server) sessionMoved(rec *guild.SessionRecord) {
+func (s *Server) sessionMoved(rec *engine.SessionRecord) {
 	if rec.Node == s.cfg.NodeName {
 		return
 	}
@@ -362,7 +362,7 @@ func (s *Server) resumeRemote(c *conn, sessionID string, userID ID, clientSeq in
 	}
 }
 
-func (s *Server) tryResumeRemote(c *conn, rec *guild.SessionRecord, user *model.User, clientSeq int64) (ok, retry bool) {
+func (s *Server) tryResumeRemote(c *conn, rec *engine.SessionRecord, user *model.User, clientSeq int64) (ok, retry bool) {
 	anchor := s.region.lockAll()
 	defer s.region.unlockAll()
 

@@ -15,20 +15,20 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/accord-chat/accord/core/engine"
 	"github.com/accord-chat/accord/edge/auth"
 	"github.com/accord-chat/accord/edge/discord"
-	"github.com/accord-chat/accord/edge/guild"
 )
 
 // MessageRenderer renders MESSAGE_CREATE/UPDATE payloads in the REST
 // shape (the rest package implements it).
 type MessageRenderer interface {
-	RenderMessageEvent(ctx context.Context, viewer ID, ev *guild.MessageEvent) *discord.Message
+	RenderMessageEvent(ctx context.Context, viewer ID, ev *engine.MessageEvent) *discord.Message
 }
 
 // Config configures the gateway.
 type Config struct {
-	Engine   *guild.Engine
+	Engine   *engine.Engine
 	Verifier *auth.Verifier
 	Renderer MessageRenderer
 	Logger   *slog.Logger
@@ -69,10 +69,10 @@ func (c *Config) defaults() {
 	}
 }
 
-// Server is the gateway. It implements guild.Publisher.
+// Server is the gateway. It implements engine.Publisher.
 type Server struct {
 	cfg      Config
-	eng      *guild.Engine
+	eng      *engine.Engine
 	log      *slog.Logger
 	upgrader websocket.Upgrader
 	metrics  *metrics
@@ -251,7 +251,7 @@ func (s *Server) endSession(sess *session) {
 		s.region.markEnded(sess.id, time.Now())
 	}
 	s.removeSession(sess)
-	s.replicate(guild.SessionUpdate{Close: []string{sess.id}})
+	s.replicate(engine.SessionUpdate{Close: []string{sess.id}})
 }
 
 // Handler upgrades /gateway requests. Query: v (9 or 10), encoding (json),

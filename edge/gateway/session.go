@@ -4,8 +4,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/accord-chat/accord/core/engine"
 	"github.com/accord-chat/accord/core/model"
-	"github.com/accord-chat/accord/edge/guild"
 )
 
 // replayCap is how many dispatches a session keeps for RESUME. A client
@@ -46,7 +46,7 @@ type session struct {
 	anchored bool
 	recorded bool // the record is replicated; runs may follow
 	baseSeq  int64
-	runs     []guild.Run
+	runs     []engine.Run
 	unsent   int
 }
 

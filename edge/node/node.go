@@ -18,13 +18,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/accord-chat/accord/core/engine"
 	"github.com/accord-chat/accord/core/snowflake"
 	"github.com/accord-chat/accord/core/store"
 	"github.com/accord-chat/accord/core/store/cassandra"
 	"github.com/accord-chat/accord/core/store/pebblestore"
 	"github.com/accord-chat/accord/edge/auth"
 	"github.com/accord-chat/accord/edge/gateway"
-	"github.com/accord-chat/accord/edge/guild"
 	"github.com/accord-chat/accord/edge/ratelimit"
 	"github.com/accord-chat/accord/edge/replica"
 	"github.com/accord-chat/accord/edge/rest"
@@ -37,7 +37,7 @@ type Node struct {
 	cfg     config.Config
 	log     *slog.Logger
 	store   store.Store
-	engine  *guild.Engine
+	engine  *engine.Engine
 	limiter *ratelimit.Limiter
 	api     *rest.Server
 	gw      *gateway.Server
@@ -84,7 +84,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, error
 	n := &Node{cfg: cfg, log: log, store: st, reg: prometheus.NewRegistry()}
 	n.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	n.rep = replica.New(cfg.Region.Shards, log.With("component", "replica"))
-	n.engine = guild.New(guild.Config{
+	n.engine = engine.New(engine.Config{
 		Store:      st,
 		IDs:        snowflake.NewGenerator(uint8(cfg.NodeID>>5), uint8(cfg.NodeID&31)),
 		Logger:     log.With("component", "guild"),
@@ -154,7 +154,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, error
 func (n *Node) Addr() string { return n.ln.Addr().String() }
 
 // Engine exposes the guild engine (operator commands, tests).
-func (n *Node) Engine() *guild.Engine { return n.engine }
+func (n *Node) Engine() *engine.Engine { return n.engine }
 
 // Run serves until ctx ends, then drains in-flight requests (up to 10 s)
 // and closes the store. Every goroutine it starts has ended when it

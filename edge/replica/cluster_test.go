@@ -14,11 +14,11 @@ import (
 	"github.com/hashicorp/raft"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/accord-chat/accord/core/engine"
 	"github.com/accord-chat/accord/core/secret"
 	"github.com/accord-chat/accord/core/snowflake"
 	"github.com/accord-chat/accord/core/store"
 	"github.com/accord-chat/accord/core/store/pebblestore"
-	"github.com/accord-chat/accord/edge/guild"
 )
 
 func init() { secret.BcryptCost = bcrypt.MinCost }
@@ -26,23 +26,23 @@ func init() { secret.BcryptCost = bcrypt.MinCost }
 // events records what one replica published, in order.
 type events struct {
 	mu  sync.Mutex
-	evs []guild.Event
+	evs []engine.Event
 }
 
-func (p *events) Publish(evs []guild.Event) {
+func (p *events) Publish(evs []engine.Event) {
 	p.mu.Lock()
 	p.evs = append(p.evs, evs...)
 	p.mu.Unlock()
 }
 
 // messageIDs lists the MESSAGE_CREATEs seen, in order.
-func (p *events) messageIDs() []guild.ID {
+func (p *events) messageIDs() []engine.ID {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	var out []guild.ID
+	var out []engine.ID
 	for _, ev := range p.evs {
 		if ev.Type == "MESSAGE_CREATE" {
-			out = append(out, ev.Data.(*guild.MessageEvent).Message.ID)
+			out = append(out, ev.Data.(*engine.MessageEvent).Message.ID)
 		}
 	}
 	return out
@@ -53,7 +53,7 @@ func (p *events) messageIDs() []guild.ID {
 // as the nodes of a region share the core's Cassandra.
 type member struct {
 	id     raft.ServerID
-	eng    *guild.Engine
+	eng    *engine.Engine
 	rep    *Replica
 	pub    *events
 	rafts  []*raft.Raft
@@ -132,7 +132,7 @@ func (c *cluster) newMember(i int) *member {
 	t := c.t
 	m := &member{id: raft.ServerID(fmt.Sprintf("n%d", i)), pub: &events{}}
 	m.rep = New(c.shards, slog.New(slog.DiscardHandler))
-	m.eng = guild.New(guild.Config{Store: c.st, IDs: snowflake.NewGenerator(uint8(i), 0), Logger: slog.New(slog.DiscardHandler),
+	m.eng = engine.New(engine.Config{Store: c.st, IDs: snowflake.NewGenerator(uint8(i), 0), Logger: slog.New(slog.DiscardHandler),
 		Publisher: m.pub, Replicator: m.rep})
 	m.rep.SetEngine(m.eng)
 	for s := 0; s < c.shards; s++ {
@@ -165,13 +165,13 @@ func (c *cluster) live() []*member {
 
 // onLeader runs fn on the member that leads the command's shard, as the
 // REST layer's forwarding would, retrying through elections.
-func (c *cluster) onLeader(fn func(e *guild.Engine) error) error {
+func (c *cluster) onLeader(fn func(e *engine.Engine) error) error {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		var err error
 		for _, m := range c.live() {
 			err = fn(m.eng)
-			if !errors.Is(err, guild.ErrNotLeader) && !errors.Is(err, raft.ErrLeadershipLost) && !errors.Is(err, raft.ErrNotLeader) {
+			if !errors.Is(err, engine.ErrNotLeader) && !errors.Is(err, raft.ErrLeadershipLost) && !errors.Is(err, raft.ErrNotLeader) {
 				return err
 			}
 		}
@@ -184,13 +184,13 @@ func (c *cluster) onLeader(fn func(e *guild.Engine) error) error {
 
 // waitConverged waits until every live replica has published every
 // acknowledged message.
-func (c *cluster) waitConverged(acked map[guild.ID]bool) {
+func (c *cluster) waitConverged(acked map[engine.ID]bool) {
 	c.t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		ok := true
 		for _, m := range c.live() {
-			seen := map[guild.ID]bool{}
+			seen := map[engine.ID]bool{}
 			for _, id := range m.pub.messageIDs() {
 				seen[id] = true
 			}
@@ -215,10 +215,10 @@ func (c *cluster) waitConverged(acked map[guild.ID]bool) {
 
 // setup registers a user and makes a guild; it returns the user and the
 // guild's text channel.
-func (c *cluster) setup(ctx context.Context) (guild.ID, guild.ID, guild.ID) {
+func (c *cluster) setup(ctx context.Context) (engine.ID, engine.ID, engine.ID) {
 	c.t.Helper()
-	var uid guild.ID
-	if err := c.onLeader(func(e *guild.Engine) error {
+	var uid engine.ID
+	if err := c.onLeader(func(e *engine.Engine) error {
 		u, _, err := e.Register(ctx, "alice", "correct horse battery")
 		if err == nil {
 			uid = u.ID
@@ -235,19 +235,19 @@ func (c *cluster) setup(ctx context.Context) (guild.ID, guild.ID, guild.ID) {
 			time.Sleep(5 * time.Millisecond)
 		}
 	}
-	var gid guild.ID
-	if err := c.onLeader(func(e *guild.Engine) error {
+	var gid engine.ID
+	if err := c.onLeader(func(e *engine.Engine) error {
 		var err error
 		gid, err = e.CreateGuild(ctx, uid, "raft", nil)
 		return err
 	}); err != nil {
 		c.t.Fatal(err)
 	}
-	var ch guild.ID
+	var ch engine.ID
 	deadline := time.Now().Add(30 * time.Second)
 	for ch == 0 {
 		for _, m := range c.live() {
-			_ = m.eng.View(gid, func(s *guild.State) error {
+			_ = m.eng.View(gid, func(s *engine.State) error {
 				for _, cc := range s.SortedChannels() {
 					if cc.Type == 0 {
 						ch = cc.ID
@@ -275,15 +275,15 @@ func TestReplicasApplyTheSameOrder(t *testing.T) {
 
 	var wg sync.WaitGroup
 	var mu sync.Mutex
-	acked := map[guild.ID]bool{}
+	acked := map[engine.ID]bool{}
 	for w := 0; w < 4; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := 0; i < 50; i++ {
-				var id guild.ID
-				err := c.onLeader(func(e *guild.Engine) error {
-					ev, err := e.CreateMessage(ctx, uid, ch, guild.MessageParams{Content: fmt.Sprintf("m%d", i)})
+				var id engine.ID
+				err := c.onLeader(func(e *engine.Engine) error {
+					ev, err := e.CreateMessage(ctx, uid, ch, engine.MessageParams{Content: fmt.Sprintf("m%d", i)})
 					if err == nil {
 						id = ev.Message.ID
 					}
@@ -306,12 +306,12 @@ func TestReplicasApplyTheSameOrder(t *testing.T) {
 
 // checkSameOrder: every live replica published every acknowledged message
 // exactly once, all in one order, and the store holds them all.
-func checkSameOrder(t *testing.T, c *cluster, acked map[guild.ID]bool) {
+func checkSameOrder(t *testing.T, c *cluster, acked map[engine.ID]bool) {
 	t.Helper()
-	var ref []guild.ID
+	var ref []engine.ID
 	for i, m := range c.live() {
 		ids := m.pub.messageIDs()
-		seen := map[guild.ID]int{}
+		seen := map[engine.ID]int{}
 		for _, id := range ids {
 			seen[id]++
 		}
@@ -347,7 +347,7 @@ func TestLeaderFailureLosesNothingAcknowledged(t *testing.T) {
 	shard := c.members[0].rep.ShardOf(gid)
 
 	var mu sync.Mutex
-	acked := map[guild.ID]bool{}
+	acked := map[engine.ID]bool{}
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	for w := 0; w < 3; w++ {
@@ -360,9 +360,9 @@ func TestLeaderFailureLosesNothingAcknowledged(t *testing.T) {
 					return
 				default:
 				}
-				var id guild.ID
-				err := c.onLeader(func(e *guild.Engine) error {
-					ev, err := e.CreateMessage(ctx, uid, ch, guild.MessageParams{Content: fmt.Sprintf("m%d", i)})
+				var id engine.ID
+				err := c.onLeader(func(e *engine.Engine) error {
+					ev, err := e.CreateMessage(ctx, uid, ch, engine.MessageParams{Content: fmt.Sprintf("m%d", i)})
 					if err == nil {
 						id = ev.Message.ID
 					}
@@ -427,8 +427,8 @@ func TestSnapshotCatchUp(t *testing.T) {
 	ctx := context.Background()
 	uid, gid, ch := c.setup(ctx)
 	for i := 0; i < 150; i++ {
-		if err := c.onLeader(func(e *guild.Engine) error {
-			_, err := e.CreateMessage(ctx, uid, ch, guild.MessageParams{Content: fmt.Sprintf("m%d", i)})
+		if err := c.onLeader(func(e *engine.Engine) error {
+			_, err := e.CreateMessage(ctx, uid, ch, engine.MessageParams{Content: fmt.Sprintf("m%d", i)})
 			return err
 		}); err != nil {
 			t.Fatal(err)
@@ -437,15 +437,15 @@ func TestSnapshotCatchUp(t *testing.T) {
 	// State that lives only in the log and snapshots: a presence on two
 	// nodes and a session record.
 	for _, node := range []string{"node-a", "node-b"} {
-		if err := c.onLeader(func(e *guild.Engine) error {
-			return e.SetPresence(ctx, node, uid, &guild.Presence{Status: "dnd"})
+		if err := c.onLeader(func(e *engine.Engine) error {
+			return e.SetPresence(ctx, node, uid, &engine.Presence{Status: "dnd"})
 		}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	rec := guild.SessionRecord{ID: "snapshotted", UserID: uid, Node: "node-a", Guilds: []guild.ID{gid}, Anchor: []uint64{7}}
-	if err := c.onLeader(func(e *guild.Engine) error {
-		return e.ReplicateSessions(ctx, guild.SessionUpdate{Open: []guild.SessionRecord{rec}})
+	rec := engine.SessionRecord{ID: "snapshotted", UserID: uid, Node: "node-a", Guilds: []engine.ID{gid}, Anchor: []uint64{7}}
+	if err := c.onLeader(func(e *engine.Engine) error {
+		return e.ReplicateSessions(ctx, engine.SessionUpdate{Open: []engine.SessionRecord{rec}})
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -469,8 +469,8 @@ func TestSnapshotCatchUp(t *testing.T) {
 	if err := leader.rafts[0].AddVoter(nm.id, nm.trans[0].LocalAddr(), 0, 0).Error(); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.onLeader(func(e *guild.Engine) error {
-		_, err := e.CreateMessage(ctx, uid, ch, guild.MessageParams{Content: "after join"})
+	if err := c.onLeader(func(e *engine.Engine) error {
+		_, err := e.CreateMessage(ctx, uid, ch, engine.MessageParams{Content: "after join"})
 		return err
 	}); err != nil {
 		t.Fatal(err)
@@ -511,8 +511,8 @@ func TestPresenceAndVoiceAreReplicated(t *testing.T) {
 	c := newCluster(t, 3, 4)
 	ctx := context.Background()
 	uid, gid, _ := c.setup(ctx)
-	var voiceCh guild.ID
-	_ = c.members[0].eng.View(gid, func(s *guild.State) error {
+	var voiceCh engine.ID
+	_ = c.members[0].eng.View(gid, func(s *engine.State) error {
 		for _, ch := range s.SortedChannels() {
 			if ch.Type == 2 {
 				voiceCh = ch.ID
@@ -522,18 +522,18 @@ func TestPresenceAndVoiceAreReplicated(t *testing.T) {
 	})
 	alive := func(ms ...*member) {
 		for _, m := range ms {
-			if err := c.onLeader(func(e *guild.Engine) error { return e.NodeAlive(ctx, string(m.id)) }); err != nil {
+			if err := c.onLeader(func(e *engine.Engine) error { return e.NodeAlive(ctx, string(m.id)) }); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
 	alive(c.members...)
-	if err := c.onLeader(func(e *guild.Engine) error {
-		return e.SetPresence(ctx, "n1", uid, &guild.Presence{Status: "dnd"})
+	if err := c.onLeader(func(e *engine.Engine) error {
+		return e.SetPresence(ctx, "n1", uid, &engine.Presence{Status: "dnd"})
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.onLeader(func(e *guild.Engine) error {
+	if err := c.onLeader(func(e *engine.Engine) error {
 		return e.UpdateVoice(ctx, uid, gid, voiceCh, "sess-1", "n1", true, false)
 	}); err != nil {
 		t.Fatal(err)

@@ -1,5 +1,5 @@
-// Package replica makes a guild.Engine a replica of a region's Raft
-// shards: it is the engine's guild.Replicator (proposals go to the shard's
+// Package replica makes a engine.Engine a replica of a region's Raft
+// shards: it is the engine's engine.Replicator (proposals go to the shard's
 // raft.Raft, in order, without blocking the caller) and each shard's
 // raft.FSM (committed entries go to Engine.ApplyCommitted, snapshots to
 // Engine.SnapshotShard and RestoreShard). It also tells the engine when

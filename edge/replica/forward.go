@@ -12,7 +12,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
-	"github.com/accord-chat/accord/edge/guild"
+	"github.com/accord-chat/accord/core/engine"
 )
 
 // kindPropose is the internal stream kind of entries a node proposes
@@ -28,10 +28,10 @@ type Streams interface {
 	Dial(ctx context.Context, addr string, kind byte) (net.Conn, error)
 }
 
-// Shards implements guild.Replicator.
+// Shards implements engine.Replicator.
 func (r *Replica) Shards() int { return r.n }
 
-// Forward implements guild.Replicator: it sends the entry to the shard's
+// Forward implements engine.Replicator: it sends the entry to the shard's
 // leader, which proposes it and answers once it is committed.
 func (r *Replica) Forward(ctx context.Context, shard int, data []byte) error {
 	st, ok := r.shards.(Streams)
@@ -39,7 +39,7 @@ func (r *Replica) Forward(ctx context.Context, shard int, data []byte) error {
 		// No network to forward over (bare Raft groups in tests): the
 		// caller must find the leader itself.
 		_, leader := r.Leader(shard)
-		return &guild.NotLeaderError{Shard: shard, Leader: leader}
+		return &engine.NotLeaderError{Shard: shard, Leader: leader}
 	}
 	for {
 		self, leader := r.Leader(shard)

@@ -9,7 +9,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
-	"github.com/accord-chat/accord/edge/guild"
+	"github.com/accord-chat/accord/core/engine"
 	"github.com/accord-chat/accord/raftstore"
 )
 
@@ -24,7 +24,7 @@ type Shards interface {
 // engine as its Replicator, give FSM to the Raft groups, then Attach.
 type Replica struct {
 	log    *slog.Logger
-	eng    *guild.Engine
+	eng    *engine.Engine
 	shards Shards
 	n      int
 
@@ -47,7 +47,7 @@ func New(n int, log *slog.Logger) *Replica {
 }
 
 // SetEngine names the engine whose state the FSMs hold.
-func (r *Replica) SetEngine(e *guild.Engine) { r.eng = e }
+func (r *Replica) SetEngine(e *engine.Engine) { r.eng = e }
 
 // FSM is the state machine of one shard.
 func (r *Replica) FSM(shard int) raft.FSM { return &fsm{r: r, shard: shard} }
@@ -84,10 +84,10 @@ func (r *Replica) Close() {
 	}
 }
 
-// ShardOf implements guild.Replicator.
-func (r *Replica) ShardOf(key guild.ID) int { return raftstore.ShardOf(uint64(key), r.n) }
+// ShardOf implements engine.Replicator.
+func (r *Replica) ShardOf(key engine.ID) int { return raftstore.ShardOf(uint64(key), r.n) }
 
-// Leader implements guild.Replicator.
+// Leader implements engine.Replicator.
 func (r *Replica) Leader(shard int) (bool, string) {
 	if r.shards == nil {
 		return false, ""
@@ -100,7 +100,7 @@ func (r *Replica) Leader(shard int) (bool, string) {
 	return false, string(addr)
 }
 
-// Propose implements guild.Replicator: the entry joins the shard's queue,
+// Propose implements engine.Replicator: the entry joins the shard's queue,
 // whose goroutine hands entries to Raft in queue order. Raft's Apply can
 // block while its pipeline is full, and the caller holds a lock that
 // applying takes, so the caller never calls it itself.
@@ -231,10 +231,10 @@ func (f *fsm) Apply(l *raft.Log) any {
 // ApplyBatch implements raft.BatchingFSM: one store write for the batch.
 func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 	out := make([]any, len(logs))
-	cs := make([]guild.Committed, 0, len(logs))
+	cs := make([]engine.Committed, 0, len(logs))
 	for _, l := range logs {
 		if l.Type == raft.LogCommand {
-			cs = append(cs, guild.Committed{Index: l.Index, Data: l.Data})
+			cs = append(cs, engine.Committed{Index: l.Index, Data: l.Data})
 		}
 	}
 	if len(cs) > 0 {

@@ -6,12 +6,12 @@ import (
 	"time"
 
 	"github.com/accord-chat/accord/core/apierr"
+	"github.com/accord-chat/accord/core/engine"
 	"github.com/accord-chat/accord/core/model"
 	"github.com/accord-chat/accord/core/perm"
 	"github.com/accord-chat/accord/core/secret"
 	"github.com/accord-chat/accord/core/snowflake"
 	"github.com/accord-chat/accord/edge/discord"
-	"github.com/accord-chat/accord/edge/guild"
 )
 
 var notFoundErr = apierr.ErrNotFound
@@ -254,7 +254,7 @@ func (s *Server) modifyMe(r *request) (any, error) {
 	if err := decodeJSON(r.Request, &body); err != nil {
 		return nil, err
 	}
-	u, err := s.eng.ModifyUser(r.Context(), r.user.ID, guild.UserPatch{
+	u, err := s.eng.ModifyUser(r.Context(), r.user.ID, engine.UserPatch{
 		Username: body.Username.ptr(), GlobalName: body.GlobalName.nullable(), Avatar: body.Avatar.nullable(),
 	})
 	if err != nil {
@@ -285,7 +285,7 @@ func (s *Server) myGuilds(r *request) (any, error) {
 		if len(out) >= limit {
 			break
 		}
-		_ = s.eng.View(gid, func(st *guild.State) error {
+		_ = s.eng.View(gid, func(st *engine.State) error {
 			pg := discord.PartialGuild{ID: gid, Name: st.Guild.Name, Icon: st.Guild.Icon, Owner: st.Guild.OwnerID == r.user.ID,
 				Permissions: perm.Format(st.BasePerms(r.user.ID)), Features: []string{}}
 			if withCounts {
@@ -304,7 +304,7 @@ func (s *Server) myMember(r *request) (any, error) {
 		return nil, err
 	}
 	var out *discord.Member
-	err = s.eng.ViewAsMember(gid, r.user.ID, func(st *guild.State) error {
+	err = s.eng.ViewAsMember(gid, r.user.ID, func(st *engine.State) error {
 		out = s.member(st.Members[r.user.ID])
 		return nil
 	})

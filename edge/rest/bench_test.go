@@ -13,10 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/accord-chat/accord/core/engine"
 	"github.com/accord-chat/accord/core/model"
 	"github.com/accord-chat/accord/core/store/pebblestore"
 	"github.com/accord-chat/accord/edge/auth"
-	"github.com/accord-chat/accord/edge/guild"
 )
 
 // benchHarness is newHarness for benchmarks: the same stack (a real
@@ -31,7 +31,7 @@ func benchHarness(b *testing.B) *harness {
 	if err != nil {
 		b.Fatal(err)
 	}
-	eng := guild.New(guild.Config{Store: st, Logger: slog.New(slog.DiscardHandler)})
+	eng := engine.New(engine.Config{Store: st, Logger: slog.New(slog.DiscardHandler)})
 	if err := eng.Load(context.Background()); err != nil {
 		b.Fatal(err)
 	}
@@ -66,7 +66,7 @@ func BenchmarkCreateMessage(b *testing.B) {
 	}
 	var chans []string
 	for i := range 64 {
-		c, err := h.eng.CreateChannel(ctx, u.ID, gid, guild.ChannelParams{Name: fmt.Sprintf("bench-%d", i), Type: model.ChannelGuildText})
+		c, err := h.eng.CreateChannel(ctx, u.ID, gid, engine.ChannelParams{Name: fmt.Sprintf("bench-%d", i), Type: model.ChannelGuildText})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -2,9 +2,9 @@ package rest
 
 import (
 	"github.com/accord-chat/accord/core/apierr"
+	"github.com/accord-chat/accord/core/engine"
 	"github.com/accord-chat/accord/core/model"
 	"github.com/accord-chat/accord/edge/discord"
-	"github.com/accord-chat/accord/edge/guild"
 )
 
 func (s *Server) channelID(r *request) (ID, error) { return r.idParam("channel_id") }
@@ -22,7 +22,7 @@ func (s *Server) getChannel(r *request) (any, error) {
 		return nil, err
 	}
 	var c *model.Channel
-	err = s.eng.ViewChannel(r.user.ID, cid, func(ch *guild.Chan) error {
+	err = s.eng.ViewChannel(r.user.ID, cid, func(ch *engine.Chan) error {
 		c = ch.Channel
 		return nil
 	})
@@ -41,7 +41,7 @@ func (s *Server) modifyChannel(r *request) (any, error) {
 	if err := decodeJSON(r.Request, &body); err != nil {
 		return nil, err
 	}
-	patch := guild.ChannelPatch{Name: body.Name.ptr(), Topic: body.Topic.nullable(), Position: body.Position.ptr(),
+	patch := engine.ChannelPatch{Name: body.Name.ptr(), Topic: body.Topic.nullable(), Position: body.Position.ptr(),
 		NSFW: body.NSFW.ptr(), Bitrate: body.Bitrate.ptr(), UserLimit: body.UserLimit.ptr(), RateLimitPerUser: body.RateLimitPerUser.ptr()}
 	if body.ParentID.Set {
 		v := body.ParentID.V
@@ -136,7 +136,7 @@ func (s *Server) createInvite(r *request) (any, error) {
 			return nil, err
 		}
 	}
-	inv, err := s.eng.CreateInvite(r.Context(), r.user.ID, cid, guild.InviteParams{
+	inv, err := s.eng.CreateInvite(r.Context(), r.user.ID, cid, engine.InviteParams{
 		MaxAge: body.MaxAge.ptr(), MaxUses: body.MaxUses, Temporary: body.Temporary, Unique: body.Unique,
 	})
 	if err != nil {

@@ -4,10 +4,10 @@ import (
 	"errors"
 
 	"github.com/accord-chat/accord/core/apierr"
+	"github.com/accord-chat/accord/core/engine"
 	"github.com/accord-chat/accord/core/model"
 	"github.com/accord-chat/accord/core/perm"
 	"github.com/accord-chat/accord/edge/discord"
-	"github.com/accord-chat/accord/edge/guild"
 )
 
 func (s *Server) createGuild(r *request) (any, error) {
@@ -23,7 +23,7 @@ func (s *Server) createGuild(r *request) (any, error) {
 		return nil, err
 	}
 	var out *discord.Guild
-	err = s.eng.View(gid, func(st *guild.State) error {
+	err = s.eng.View(gid, func(st *engine.State) error {
 		out = discord.NewGuild(st.Guild, st.SortedRoles())
 		return nil
 	})
@@ -38,7 +38,7 @@ func (s *Server) getGuild(r *request) (any, error) {
 		return nil, err
 	}
 	var out *discord.Guild
-	err = s.eng.ViewAsMember(gid, r.user.ID, func(st *guild.State) error {
+	err = s.eng.ViewAsMember(gid, r.user.ID, func(st *engine.State) error {
 		out = discord.NewGuild(st.Guild, st.SortedRoles())
 		if r.URL.Query().Get("with_counts") == "true" {
 			out.ApproximateMemberCount = len(st.Members)
@@ -76,7 +76,7 @@ func (s *Server) modifyGuild(r *request) (any, error) {
 		v := o.V
 		return &v
 	}
-	g, err := s.eng.ModifyGuild(r.Context(), r.user.ID, gid, guild.GuildPatch{
+	g, err := s.eng.ModifyGuild(r.Context(), r.user.ID, gid, engine.GuildPatch{
 		Name: body.Name.ptr(), Icon: body.Icon.nullable(), Description: body.Description.nullable(),
 		OwnerID: body.OwnerID.ptr(), AFKChannelID: zeroIfNull(body.AFKChannelID), AFKTimeout: body.AFKTimeout.ptr(),
 		SystemChannelID: zeroIfNull(body.SystemChannelID), VerificationLevel: body.VerificationLevel.ptr(),
@@ -87,7 +87,7 @@ func (s *Server) modifyGuild(r *request) (any, error) {
 		return nil, err
 	}
 	var out *discord.Guild
-	err = s.eng.View(gid, func(st *guild.State) error {
+	err = s.eng.View(gid, func(st *engine.State) error {
 		out = discord.NewGuild(g, st.SortedRoles())
 		return nil
 	})
@@ -112,7 +112,7 @@ func (s *Server) guildChannels(r *request) (any, error) {
 		return nil, err
 	}
 	out := []*discord.Channel{}
-	err = s.eng.ViewAsMember(gid, r.user.ID, func(st *guild.State) error {
+	err = s.eng.ViewAsMember(gid, r.user.ID, func(st *engine.State) error {
 		for _, c := range st.SortedChannels() {
 			if st.ChannelPerms(r.user.ID, c)&perm.ViewChannel != 0 {
 				out = append(out, discord.NewChannel(c, nil))
@@ -170,7 +170,7 @@ func (s *Server) createChannel(r *request) (any, error) {
 	if !body.Name.Set || body.Name.Null {
 		return nil, apierr.InvalidForm("name", "BASE_TYPE_REQUIRED", "This field is required")
 	}
-	c, err := s.eng.CreateChannel(r.Context(), r.user.ID, gid, guild.ChannelParams{
+	c, err := s.eng.CreateChannel(r.Context(), r.user.ID, gid, engine.ChannelParams{
 		Name: body.Name.V, Type: body.Type.V, Topic: body.Topic.ptr(), Position: body.Position.ptr(),
 		ParentID: body.ParentID.V, NSFW: body.NSFW.V, Bitrate: body.Bitrate.ptr(), UserLimit: body.UserLimit.ptr(),
 		RateLimitPerUser: body.RateLimitPerUser.ptr(), PermissionOverwrites: overwrites(body.PermissionOverwrites),
@@ -187,7 +187,7 @@ type positionBody struct {
 	ParentID opt[ID]  `json:"parent_id"`
 }
 
-func decodePositions(r *request) ([]guild.Position, error) {
+func decodePositions(r *request) ([]engine.Position, error) {
 	var body []positionBody
 	// Position bodies are arrays; wrap so decodeBytes' object check holds.
 	var wrapped struct {
@@ -204,9 +204,9 @@ func decodePositions(r *request) ([]guild.Position, error) {
 	if body == nil { // "null" is not a list of moves
 		return nil, apierr.InvalidForm("_root", "BASE_TYPE_ARRAY", "Must be an array.")
 	}
-	out := make([]guild.Position, 0, len(body))
+	out := make([]engine.Position, 0, len(body))
 	for _, b := range body {
-		p := guild.Position{ID: b.ID, Position: b.Position.ptr()}
+		p := engine.Position{ID: b.ID, Position: b.Position.ptr()}
 		if b.ParentID.Set {
 			v := b.ParentID.V
 			p.ParentID = &v

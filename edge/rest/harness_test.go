@@ -16,9 +16,9 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/accord-chat/accord/core/engine"
 	"github.com/accord-chat/accord/core/secret"
 	"github.com/accord-chat/accord/edge/auth"
-	"github.com/accord-chat/accord/edge/guild"
 	"github.com/accord-chat/accord/edge/ratelimit"
 	"github.com/accord-chat/accord/internal/testregion"
 	"github.com/accord-chat/accord/internal/teststore"
@@ -29,7 +29,7 @@ func init() { secret.BcryptCost = bcrypt.MinCost }
 type harness struct {
 	t   *testing.T
 	srv *httptest.Server
-	eng *guild.Engine
+	eng *engine.Engine
 	api *Server
 	dir string
 }

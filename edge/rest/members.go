@@ -6,10 +6,10 @@ import (
 	"strings"
 
 	"github.com/accord-chat/accord/core/apierr"
+	"github.com/accord-chat/accord/core/engine"
 	"github.com/accord-chat/accord/core/model"
 	"github.com/accord-chat/accord/core/perm"
 	"github.com/accord-chat/accord/edge/discord"
-	"github.com/accord-chat/accord/edge/guild"
 )
 
 // listMembers pages through members in user ID order (Discord's "list
@@ -28,7 +28,7 @@ func (s *Server) listMembers(r *request) (any, error) {
 		return nil, err
 	}
 	var ms []*model.Member
-	err = s.eng.ViewAsMember(gid, r.user.ID, func(st *guild.State) error {
+	err = s.eng.ViewAsMember(gid, r.user.ID, func(st *engine.State) error {
 		ids := st.SortedMemberIDs()
 		i := sort.Search(len(ids), func(i int) bool { return ids[i] > after })
 		for ; i < len(ids) && len(ms) < limit; i++ {
@@ -61,7 +61,7 @@ func (s *Server) searchMembers(r *request) (any, error) {
 		return nil, err
 	}
 	var ms []*model.Member
-	err = s.eng.ViewAsMember(gid, r.user.ID, func(st *guild.State) error {
+	err = s.eng.ViewAsMember(gid, r.user.ID, func(st *engine.State) error {
 		for _, id := range st.SortedMemberIDs() {
 			m := st.Members[id]
 			u := s.eng.User(id)
@@ -99,7 +99,7 @@ func (s *Server) getMember(r *request) (any, error) {
 		return nil, err
 	}
 	var m *model.Member
-	err = s.eng.ViewAsMember(gid, r.user.ID, func(st *guild.State) error {
+	err = s.eng.ViewAsMember(gid, r.user.ID, func(st *engine.State) error {
 		if m = st.Members[uid]; m == nil {
 			return apierr.ErrUnknownMember
 		}
@@ -127,7 +127,7 @@ func (s *Server) modifyMember(r *request) (any, error) {
 	if err := decodeJSON(r.Request, &body); err != nil {
 		return nil, err
 	}
-	mp := guild.MemberPatch{Nick: body.Nick.nullable(), Mute: body.Mute.ptr(), Deaf: body.Deaf.ptr()}
+	mp := engine.MemberPatch{Nick: body.Nick.nullable(), Mute: body.Mute.ptr(), Deaf: body.Deaf.ptr()}
 	if body.Roles.Set {
 		roles := body.Roles.V
 		mp.Roles = &roles
@@ -148,7 +148,7 @@ func (s *Server) modifyMyMember(r *request) (any, error) {
 	if err := decodeJSON(r.Request, &body); err != nil {
 		return nil, err
 	}
-	m, err := s.eng.ModifyMember(r.Context(), r.user.ID, gid, r.user.ID, guild.MemberPatch{Nick: body.Nick.nullable()})
+	m, err := s.eng.ModifyMember(r.Context(), r.user.ID, gid, r.user.ID, engine.MemberPatch{Nick: body.Nick.nullable()})
 	if err != nil {
 		return nil, err
 	}
@@ -191,7 +191,7 @@ func (s *Server) listBans(r *request) (any, error) {
 		return nil, err
 	}
 	var bans []*model.Ban
-	err = s.eng.View(gid, func(st *guild.State) error {
+	err = s.eng.View(gid, func(st *engine.State) error {
 		if st.Members[r.user.ID] == nil {
 			return apierr.ErrUnknownGuild
 		}
@@ -220,7 +220,7 @@ func (s *Server) getBan(r *request) (any, error) {
 		return nil, err
 	}
 	var ban *model.Ban
-	err = s.eng.View(gid, func(st *guild.State) error {
+	err = s.eng.View(gid, func(st *engine.State) error {
 		if st.Members[r.user.ID] == nil {
 			return apierr.ErrUnknownGuild
 		}

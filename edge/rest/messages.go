@@ -6,9 +6,9 @@ import (
 	"strings"
 
 	"github.com/accord-chat/accord/core/apierr"
+	"github.com/accord-chat/accord/core/engine"
 	"github.com/accord-chat/accord/core/model"
 	"github.com/accord-chat/accord/core/store"
-	"github.com/accord-chat/accord/edge/guild"
 )
 
 type allowedMentionsBody struct {
@@ -18,7 +18,7 @@ type allowedMentionsBody struct {
 	RepliedUser bool     `json:"replied_user"`
 }
 
-func (a *allowedMentionsBody) engine(f *apierr.FormErrors) *guild.AllowedMentions {
+func (a *allowedMentionsBody) engine(f *apierr.FormErrors) *engine.AllowedMentions {
 	if a == nil {
 		return nil
 	}
@@ -38,7 +38,7 @@ func (a *allowedMentionsBody) engine(f *apierr.FormErrors) *guild.AllowedMention
 	if len(a.Users) > 100 || len(a.Roles) > 100 {
 		f.Add("allowed_mentions", "BASE_TYPE_MAX_LENGTH", "Must be 100 or fewer in length.")
 	}
-	return &guild.AllowedMentions{Parse: a.Parse, Users: a.Users, Roles: a.Roles, RepliedUser: a.RepliedUser}
+	return &engine.AllowedMentions{Parse: a.Parse, Users: a.Users, Roles: a.Roles, RepliedUser: a.RepliedUser}
 }
 
 type messageBody struct {
@@ -97,7 +97,7 @@ func (s *Server) createMessage(r *request) (any, error) {
 // messageParams checks a create-message body the way Discord's form
 // validation does and turns it into the engine's parameters (without
 // attachments).
-func messageParams(body *messageBody) (guild.MessageParams, error) {
+func messageParams(body *messageBody) (engine.MessageParams, error) {
 	var f apierr.FormErrors
 	embeds := body.Embeds.V
 	if len(embeds) == 0 && len(body.Embed) > 0 && string(body.Embed) != "null" {
@@ -114,9 +114,9 @@ func messageParams(body *messageBody) (guild.MessageParams, error) {
 	}
 	am := body.AllowedMentions.engine(&f)
 	if err := f.Err(); err != nil {
-		return guild.MessageParams{}, err
+		return engine.MessageParams{}, err
 	}
-	mp := guild.MessageParams{Content: body.Content.V, Nonce: body.Nonce, TTS: body.TTS, Embeds: embeds,
+	mp := engine.MessageParams{Content: body.Content.V, Nonce: body.Nonce, TTS: body.TTS, Embeds: embeds,
 		Reference: body.MessageReference, AllowedMentions: am, Flags: body.Flags.V, EnforceNonce: body.EnforceNonce}
 	if string(mp.Nonce) == "null" {
 		mp.Nonce = nil
@@ -218,7 +218,7 @@ func (s *Server) editMessage(r *request) (any, error) {
 	}
 	defer discardSpooled(files)
 	var f apierr.FormErrors
-	mp := guild.MessagePatch{Content: body.Content.ptr(), Flags: body.Flags.ptr(), AllowedMentions: body.AllowedMentions.engine(&f)}
+	mp := engine.MessagePatch{Content: body.Content.ptr(), Flags: body.Flags.ptr(), AllowedMentions: body.AllowedMentions.engine(&f)}
 	if body.Content.Set && body.Content.Null {
 		empty := ""
 		mp.Content = &empty

@@ -4,9 +4,9 @@ import (
 	"context"
 	"encoding/json"
 
+	"github.com/accord-chat/accord/core/engine"
 	"github.com/accord-chat/accord/core/model"
 	"github.com/accord-chat/accord/edge/discord"
-	"github.com/accord-chat/accord/edge/guild"
 )
 
 // renderer turns stored messages into Discord message objects for one
@@ -116,7 +116,7 @@ func (rd *renderer) messages(msgs []*model.Message) []*discord.Message {
 
 // RenderMessageEvent renders a MESSAGE_CREATE/UPDATE payload for the
 // gateway, which shares the REST shapes.
-func (s *Server) RenderMessageEvent(ctx context.Context, viewer ID, ev *guild.MessageEvent) *discord.Message {
+func (s *Server) RenderMessageEvent(ctx context.Context, viewer ID, ev *engine.MessageEvent) *discord.Message {
 	ref := ev.Referenced
 	if mr := ev.Message.MessageReference; ref == nil && mr != nil && ev.Message.Type == model.MessageReply {
 		ref, _ = s.eng.Store().GetMessage(ctx, ev.Message.ChannelID, mr.MessageID)
@@ -151,7 +151,7 @@ func (s *Server) dmChannel(c *model.Channel, viewer ID) *discord.Channel {
 // invite renders an invite, with metadata when withMeta.
 func (s *Server) invite(inv *model.Invite, withMeta bool) *discord.Invite {
 	out := &discord.Invite{Code: inv.Code, Inviter: s.eng.User(inv.InviterID)}
-	_ = s.eng.View(inv.GuildID, func(st *guild.State) error {
+	_ = s.eng.View(inv.GuildID, func(st *engine.State) error {
 		g := st.Guild
 		out.Guild = &discord.InviteGuild{ID: g.ID, Name: g.Name, Icon: g.Icon, Description: g.Description,
 			Features: []string{}, VerificationLevel: g.VerificationLevel}

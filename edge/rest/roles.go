@@ -2,8 +2,8 @@ package rest
 
 import (
 	"github.com/accord-chat/accord/core/apierr"
+	"github.com/accord-chat/accord/core/engine"
 	"github.com/accord-chat/accord/core/model"
-	"github.com/accord-chat/accord/edge/guild"
 )
 
 func (s *Server) guildRoles(r *request) (any, error) {
@@ -12,7 +12,7 @@ func (s *Server) guildRoles(r *request) (any, error) {
 		return nil, err
 	}
 	var out []*model.Role
-	err = s.eng.ViewAsMember(gid, r.user.ID, func(st *guild.State) error {
+	err = s.eng.ViewAsMember(gid, r.user.ID, func(st *engine.State) error {
 		out = st.SortedRoles()
 		return nil
 	})
@@ -34,7 +34,7 @@ func (s *Server) getRole(r *request) (any, error) {
 		return nil, err
 	}
 	var out *model.Role
-	err = s.eng.ViewAsMember(gid, r.user.ID, func(st *guild.State) error {
+	err = s.eng.ViewAsMember(gid, r.user.ID, func(st *engine.State) error {
 		out = st.Roles[rid]
 		if out == nil {
 			return apierr.ErrUnknownRole
@@ -54,8 +54,8 @@ type roleBody struct {
 	UnicodeEmoji opt[string]     `json:"unicode_emoji"`
 }
 
-func (b roleBody) patch() guild.RolePatch {
-	rp := guild.RolePatch{Name: b.Name.ptr(), Color: b.Color.ptr(), Hoist: b.Hoist.ptr(), Mentionable: b.Mentionable.ptr(),
+func (b roleBody) patch() engine.RolePatch {
+	rp := engine.RolePatch{Name: b.Name.ptr(), Color: b.Color.ptr(), Hoist: b.Hoist.ptr(), Mentionable: b.Mentionable.ptr(),
 		Icon: b.Icon.nullable(), Emoji: b.UnicodeEmoji.nullable()}
 	if p := b.Permissions.ptr(); p != nil {
 		v := uint64(*p)

@@ -15,11 +15,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/accord-chat/accord/core/apierr"
+	"github.com/accord-chat/accord/core/engine"
 	"github.com/accord-chat/accord/core/model"
 	"github.com/accord-chat/accord/core/snowflake"
 	"github.com/accord-chat/accord/edge/auth"
 	"github.com/accord-chat/accord/edge/discord"
-	"github.com/accord-chat/accord/edge/guild"
 	"github.com/accord-chat/accord/edge/ratelimit"
 )
 
@@ -27,7 +27,7 @@ type ID = snowflake.ID
 
 // Config configures the REST API.
 type Config struct {
-	Engine   *guild.Engine
+	Engine   *engine.Engine
 	Verifier *auth.Verifier
 	// Limiter applies Discord's rate limits; nil disables them.
 	Limiter *ratelimit.Limiter
@@ -59,7 +59,7 @@ type Forwarder interface {
 // Server is the REST API handler.
 type Server struct {
 	cfg     Config
-	eng     *guild.Engine
+	eng     *engine.Engine
 	log     *slog.Logger
 	mux     *http.ServeMux
 	metrics *metrics
@@ -178,7 +178,7 @@ func (s *Server) serve(w http.ResponseWriter, hr *http.Request, route string, op
 		}
 	}
 	out, err := h(r)
-	var nl *guild.NotLeaderError
+	var nl *engine.NotLeaderError
 	if errors.As(err, &nl) {
 		if internal || s.cfg.Forward == nil {
 			// Leadership moved while the request travelled; the

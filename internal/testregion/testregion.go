@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/accord-chat/accord/core/engine"
 	"github.com/accord-chat/accord/core/snowflake"
 	"github.com/accord-chat/accord/core/store"
-	"github.com/accord-chat/accord/edge/guild"
 	"github.com/accord-chat/accord/edge/replica"
 	"github.com/accord-chat/accord/raftstore"
 )
@@ -26,11 +26,11 @@ const Shards = 4
 // Engine returns a loaded engine that is the sole replica of a new
 // region, and a function that shuts the region down (also called when the
 // test ends; calling it twice is fine).
-func Engine(t testing.TB, st store.Store) (*guild.Engine, func()) {
+func Engine(t testing.TB, st store.Store) (*engine.Engine, func()) {
 	t.Helper()
 	log := slog.New(slog.DiscardHandler)
 	rep := replica.New(Shards, log)
-	eng := guild.New(guild.Config{Store: st, Logger: log, Replicator: rep, IDs: snowflake.NewGenerator(0, 0)})
+	eng := engine.New(engine.Config{Store: st, Logger: log, Replicator: rep, IDs: snowflake.NewGenerator(0, 0)})
 	rep.SetEngine(eng)
 	if err := eng.Load(context.Background()); err != nil {
 		t.Fatal(err)

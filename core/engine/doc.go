@@ -13,4 +13,4 @@
 // The package never speaks HTTP or JSON to clients: callers (REST, gateway)
 // parse requests into the parameter structs here and render the model
 // values it returns.
-package guild
+package engine

@@ -1,4 +1,4 @@
-package guild
+package engine
 
 import (
 	"github.com/accord-chat/accord/core/apierr"
