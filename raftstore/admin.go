@@ -168,6 +168,24 @@ func adminDial(tlsConf *tls.Config, via string) func(context.Context) (net.Conn,
 	}
 }
 
+// DialStream opens a stream of an application kind (KindRequest) to the
+// node at addr without a Node of one's own, for the CLI: mutual TLS with
+// tlsConf, which must hold a certificate from the region's CA.
+func DialStream(ctx context.Context, tlsConf *tls.Config, addr string, kind byte) (net.Conn, error) {
+	if !applicationKinds[kind] {
+		return nil, fmt.Errorf("raftstore: dial %s: stream kind %q is not an application kind", addr, kind)
+	}
+	conn, err := dialTCP(ctx, clientTLS(tlsConf), addr)
+	if err != nil {
+		return nil, fmt.Errorf("raftstore: dial %s: %w", addr, err)
+	}
+	if _, err := conn.Write([]byte{kind}); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("raftstore: dial %s: %w", addr, err)
+	}
+	return conn, nil
+}
+
 // AdminAddNode asks the node at via to add node id at addr to every shard
 // (see Node.AddNode). via need not lead anything.
 func AdminAddNode(ctx context.Context, tlsConf *tls.Config, via, id, addr string) error {

@@ -43,8 +43,13 @@ type Config struct {
 	// MaxVoters caps the voters per shard (default 5); nodes added beyond
 	// it join as non-voters.
 	MaxVoters int
-	// FSM returns the state machine of a shard; it is called once per
-	// shard in New. See the package doc for the contract it must meet.
+	// Machine is the node's replicated state (see StateMachine): the Node
+	// feeds it committed entries, snapshots, restores and leadership
+	// changes, and serves Propose and Forward for it.
+	Machine StateMachine
+	// FSM is the lower-level alternative to Machine, for this package's
+	// own tests: a raw raft.FSM per shard (see the package doc for the
+	// contract). Exactly one of Machine and FSM is set.
 	FSM func(shard int) raft.FSM
 	// Logger receives this package's and raft's (Warn and above) logs.
 	Logger *slog.Logger
@@ -109,8 +114,8 @@ func (c Config) validate() error {
 	if c.MaxVoters < 1 {
 		errs = append(errs, fmt.Errorf("MaxVoters %d: want at least 1", c.MaxVoters))
 	}
-	if c.FSM == nil {
-		errs = append(errs, errors.New("FSM is required"))
+	if (c.FSM == nil) == (c.Machine == nil) {
+		errs = append(errs, errors.New("exactly one of Machine and FSM is required"))
 	}
 	if c.Bootstrap && len(c.Join) > 0 {
 		errs = append(errs, errors.New("Bootstrap and Join are exclusive: only the region's first node bootstraps"))

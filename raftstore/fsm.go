@@ -70,7 +70,13 @@ func (f *appliedFSM) ApplyBatch(logs []*raft.Log) []any {
 			}
 		}
 	}
-	f.setApplied(logs[len(logs)-1].Index)
+	through := logs[len(logs)-1].Index
+	if m, ok := f.inner.(*machineFSM); ok {
+		through = m.appliedThrough(logs)
+	}
+	if through > f.applied.Load() {
+		f.setApplied(through)
+	}
 	return resps
 }
 

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	sh "github.com/accord-chat/accord/core/shard"
+
 	"github.com/hashicorp/raft"
 )
 
@@ -155,7 +157,7 @@ func (c *cluster) apply(ctx context.Context, shard int, cmd string) (uint64, int
 				continue
 			}
 			idx, resp, err := n.Apply(ctx, shard, []byte(cmd))
-			if errors.Is(err, ErrNotLeader) {
+			if errors.Is(err, sh.ErrNotLeader) {
 				lastErr = err
 				break
 			}

@@ -20,6 +20,8 @@ type InmemNetwork struct {
 	mu    sync.Mutex
 	nodes map[string]*inmemNode
 	seq   int
+	// cut holds the pairs of addresses that cannot reach each other.
+	cut map[[2]string]bool
 }
 
 // NewInmemNetwork returns an empty network.
@@ -90,7 +92,7 @@ func (in *inmemNode) serve(m *mux) {
 	defer in.nw.mu.Unlock()
 	in.mux = m
 	for _, o := range in.nw.nodes {
-		if o == in || o.mux == nil {
+		if o == in || o.mux == nil || in.nw.isCut(in.address, o.address) {
 			continue
 		}
 		for s := range min(len(in.trans), len(o.trans)) {
@@ -103,8 +105,9 @@ func (in *inmemNode) serve(m *mux) {
 func (in *inmemNode) dial(ctx context.Context, addr string) (net.Conn, error) {
 	in.nw.mu.Lock()
 	o := in.nw.nodes[addr]
+	cut := in.nw.isCut(in.address, addr)
 	in.nw.mu.Unlock()
-	if o == nil || o.mux == nil {
+	if o == nil || o.mux == nil || cut {
 		return nil, fmt.Errorf("inmem %s: connection refused", addr)
 	}
 	client, server := net.Pipe()
@@ -131,3 +134,50 @@ func (in *inmemNode) close() {
 		}
 	}
 }
+
+// Partition cuts the nodes at addrs off from every other node of the
+// network, both ways: Raft RPCs and streams between the two sides fail,
+// as if a switch had died; the nodes inside addrs still reach each other.
+// Heal undoes it.
+func (nw *InmemNetwork) Partition(addrs ...string) {
+	nw.mu.Lock()
+	defer nw.mu.Unlock()
+	if nw.cut == nil {
+		nw.cut = map[[2]string]bool{}
+	}
+	inside := map[string]bool{}
+	for _, a := range addrs {
+		inside[a] = true
+	}
+	for a, na := range nw.nodes {
+		for b, nb := range nw.nodes {
+			if inside[a] == inside[b] {
+				continue
+			}
+			nw.cut[[2]string{a, b}] = true
+			for s := range min(len(na.trans), len(nb.trans)) {
+				na.trans[s].Disconnect(raft.ServerAddress(b))
+			}
+		}
+	}
+}
+
+// Heal reconnects every pair of nodes Partition cut.
+func (nw *InmemNetwork) Heal() {
+	nw.mu.Lock()
+	defer nw.mu.Unlock()
+	for pair := range nw.cut {
+		na, nb := nw.nodes[pair[0]], nw.nodes[pair[1]]
+		if na == nil || nb == nil {
+			continue
+		}
+		for s := range min(len(na.trans), len(nb.trans)) {
+			na.trans[s].Connect(raft.ServerAddress(nb.address), nb.trans[s])
+		}
+	}
+	nw.cut = nil
+}
+
+// isCut reports whether a and b are on two sides of a partition; nw.mu is
+// held.
+func (nw *InmemNetwork) isCut(a, b string) bool { return nw.cut[[2]string{a, b}] }

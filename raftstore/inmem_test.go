@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	sh "github.com/accord-chat/accord/core/shard"
 )
 
 const inmemShards = 4
@@ -113,8 +115,8 @@ func TestInmemNotLeader(t *testing.T) {
 			continue
 		}
 		_, _, err := n.Apply(context.Background(), 0, []byte("x"))
-		var nle *NotLeaderError
-		if !errors.As(err, &nle) || !errors.Is(err, ErrNotLeader) {
+		var nle *sh.NotLeaderError
+		if !errors.As(err, &nle) || !errors.Is(err, sh.ErrNotLeader) {
 			t.Fatalf("Apply on follower: %v, want a NotLeaderError", err)
 		}
 		if nle.Leader != leader.Addr() || nle.Shard != 0 {
@@ -301,7 +303,7 @@ func TestShardOfSpread(t *testing.T) {
 		for _, shards := range []int{3, 16, 64} {
 			counts := make([]int, shards)
 			for i := range ids {
-				counts[ShardOf(gen(i), shards)]++
+				counts[sh.Of(gen(i), shards)]++
 			}
 			mean := ids / shards
 			lo, hi := slices.Min(counts), slices.Max(counts)
@@ -316,8 +318,8 @@ func TestShardOfSpread(t *testing.T) {
 		shards int
 		want   int
 	}{{0, 16, 15}, {1, 16, 1}, {1_234_567_890_123_456_789, 16, 2}, {1 << 22, 16, 11}} {
-		if got := ShardOf(tc.key, tc.shards); got != tc.want {
-			t.Errorf("ShardOf(%d, %d) = %d, want %d: the mapping changed", tc.key, tc.shards, got, tc.want)
+		if got := sh.Of(tc.key, tc.shards); got != tc.want {
+			t.Errorf("sh.Of(%d, %d) = %d, want %d: the mapping changed", tc.key, tc.shards, got, tc.want)
 		}
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	sh "github.com/accord-chat/accord/core/shard"
+
 	"github.com/hashicorp/raft"
 )
 
@@ -68,7 +70,7 @@ func (n *Node) changeAll(ctx context.Context, req adminRequest) error {
 			}
 			leader, _ := n.Leader(i)
 			if leader == "" || leader == n.Addr() {
-				pending[i] = &NotLeaderError{Shard: i}
+				pending[i] = &sh.NotLeaderError{Shard: i}
 				continue
 			}
 			remote[leader] = append(remote[leader], i)

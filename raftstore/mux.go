@@ -14,13 +14,26 @@ import (
 	"github.com/hashicorp/raft"
 )
 
-// Stream kinds reserved by this package. Every stream on the node's port
-// starts, after the TLS handshake, with one kind byte; a Raft stream then
-// carries its shard as a uvarint.
+// The kinds of stream on a node's internal port, all of them: every stream
+// starts, after the TLS handshake, with one kind byte. A new kind is added
+// here, so that this list stays the one registry of the port.
 const (
-	KindRaft  byte = 'R'
+	// KindRaft carries a shard's Raft RPCs; the shard follows as a uvarint.
+	KindRaft byte = 'R'
+	// KindAdmin carries the membership protocol (AddNode, RemoveNode,
+	// Members and the Admin* functions).
 	KindAdmin byte = 'A'
+	// KindPropose carries an entry proposed through the shard's leader
+	// (Node.Forward).
+	KindPropose byte = 'P'
+	// KindRequest carries a client request another node forwards to a
+	// shard's leader (edge/node's forwarder; served through Listen).
+	KindRequest byte = 'H'
 )
+
+// applicationKinds are the kinds Listen and Dial accept: the others are
+// this package's own.
+var applicationKinds = map[byte]bool{KindRequest: true}
 
 // headerTimeout bounds the TLS handshake and the kind header of an inbound
 // stream, so a silent peer cannot hold a goroutine.
@@ -208,6 +221,9 @@ func (m *mux) dial(ctx context.Context, addr string, header []byte) (net.Conn, e
 func (m *mux) listen(kind byte) net.Listener {
 	if kind == KindRaft || kind == KindAdmin {
 		panic(fmt.Sprintf("raftstore: stream kind %q is reserved", kind))
+	}
+	if !applicationKinds[kind] && kind != KindPropose {
+		panic(fmt.Sprintf("raftstore: stream kind %q is not registered (see the kinds in mux.go)", kind))
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -7,7 +7,10 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	sh "github.com/accord-chat/accord/core/shard"
 
 	"github.com/hashicorp/raft"
 )
@@ -33,6 +36,8 @@ type Node struct {
 type shard struct {
 	raft     *raft.Raft
 	fsm      *appliedFSM
+	proposer *proposer
+	halt     atomic.Pointer[HaltError]
 	logs     raft.LogStore
 	trans    raft.Transport
 	hadState bool // before this start; decides bootstrap and join
@@ -74,6 +79,14 @@ func newNode(cfg Config, nw network) (*Node, error) {
 		n.shards = append(n.shards, s)
 	}
 	nw.serve(n.mux)
+	if cfg.Machine != nil {
+		ln := n.mux.listen(KindPropose)
+		n.mux.goFunc(func() { n.serveProposals(ln) })
+		for i, s := range n.shards {
+			n.mux.goFunc(func() { n.runProposer(i, s) })
+			n.mux.goFunc(func() { n.watchLeadership(i, s) })
+		}
+	}
 	return n, nil
 }
 
@@ -88,7 +101,14 @@ func (n *Node) openShard(i int) (*shard, error) {
 		io.close()
 		return nil, fmt.Errorf("raftstore: shard %d: %w", i, err)
 	}
-	fsm := newAppliedFSM(n.cfg.FSM(i))
+	s := &shard{proposer: newProposer()}
+	var inner raft.FSM
+	if n.cfg.Machine != nil {
+		inner = &machineFSM{m: n.cfg.Machine, shard: i, halted: func(h *HaltError) { n.halted(s, h) }}
+	} else {
+		inner = n.cfg.FSM(i)
+	}
+	fsm := newAppliedFSM(inner)
 	r, err := raft.NewRaft(rc, fsm, io.logs, io.stable, indexedSnapshots{io.snaps}, io.trans)
 	if err != nil {
 		if c, ok := io.trans.(raft.WithClose); ok {
@@ -97,7 +117,45 @@ func (n *Node) openShard(i int) (*shard, error) {
 		io.close()
 		return nil, fmt.Errorf("raftstore: shard %d: start raft: %w", i, err)
 	}
-	return &shard{raft: r, fsm: fsm, logs: io.logs, trans: io.trans, hadState: hadState, close: io.close}, nil
+	s.raft, s.fsm, s.logs, s.trans, s.hadState, s.close = r, fsm, io.logs, io.trans, hadState, io.close
+	return s, nil
+}
+
+// halted records that a shard stopped applying (on its apply goroutine)
+// and, if this node leads it, hands the leadership to a node that may
+// still apply.
+func (n *Node) halted(s *shard, h *HaltError) {
+	s.halt.Store(h)
+	n.log.Error("raftstore: shard halted: an entry cannot be applied; this node stays unhealthy until restarted with a binary that can apply it",
+		"shard", h.Shard, "index", h.Index, "err", h.Err)
+	if s.raft.State() == raft.Leader {
+		// Not waited for: this is the apply goroutine, which the transfer
+		// needs to make progress.
+		n.mux.goFunc(func() { s.raft.LeadershipTransfer() })
+	}
+}
+
+// Health is nil while every shard applies; otherwise it says which shards
+// halted and why (see StateMachine).
+func (n *Node) Health() error {
+	var errs []error
+	for _, s := range n.shards {
+		if h := s.halt.Load(); h != nil {
+			errs = append(errs, h)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Halted is the number of shards that stopped applying.
+func (n *Node) Halted() int {
+	c := 0
+	for _, s := range n.shards {
+		if s.halt.Load() != nil {
+			c++
+		}
+	}
+	return c
 }
 
 // Start makes a new node a member: with Bootstrap it becomes the sole voter
@@ -239,18 +297,6 @@ func (n *Node) Shards() int { return len(n.shards) }
 // it panics on a shard outside [0, Shards).
 func (n *Node) Raft(shard int) *raft.Raft { return n.shards[shard].raft }
 
-// ShardOf maps a key (a guild ID) to its shard. Snowflakes are not uniform
-// in their low bits (sequence numbers restart every millisecond), so the
-// key is mixed with splitmix64's finalizer before the modulo. The mapping
-// is fixed for a given shard count; shards must be positive.
-func ShardOf(key uint64, shards int) int {
-	z := key + 0x9e3779b97f4a7c15
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
-	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
-	z ^= z >> 31
-	return int(z % uint64(shards))
-}
-
 func (n *Node) shard(i int) (*shard, error) {
 	if i < 0 || i >= len(n.shards) {
 		return nil, fmt.Errorf("%w: %d of %d", ErrNoShard, i, len(n.shards))
@@ -305,7 +351,7 @@ func (n *Node) Apply(ctx context.Context, shard int, cmd []byte) (index uint64, 
 
 func (n *Node) notLeader(shard int) error {
 	addr, _ := n.Leader(shard)
-	return &NotLeaderError{Shard: shard, Leader: addr}
+	return &sh.NotLeaderError{Shard: shard, Leader: addr}
 }
 
 func (n *Node) closedOr(err error) error {
@@ -371,6 +417,37 @@ func (s *shard) appliedThrough(index uint64) bool {
 	return index-applied <= maxScan
 }
 
+// Applied is the last index of the shard this node's state machine has
+// applied: a read here after Applied returns i sees every write the
+// region acknowledged up to i.
+func (n *Node) Applied(shard int) uint64 { return n.shards[shard].fsm.applied.Load() }
+
+// Snapshot takes a snapshot of the shard now and compacts its log (down
+// to TrailingLogs entries), as Raft does by itself every SnapshotInterval.
+func (n *Node) Snapshot(ctx context.Context, shard int) error {
+	s, err := n.shard(shard)
+	if err != nil {
+		return err
+	}
+	if _, err := n.run(ctx, func() raft.Future { return s.raft.Snapshot() }); err != nil {
+		return fmt.Errorf("raftstore: snapshot shard %d: %w", shard, err)
+	}
+	return nil
+}
+
+// LogBounds is the first and last index of the shard's log on this node:
+// entries before first are only in snapshots.
+func (n *Node) LogBounds(shard int) (first, last uint64, err error) {
+	s, err := n.shard(shard)
+	if err != nil {
+		return 0, 0, err
+	}
+	if first, err = s.logs.FirstIndex(); err == nil {
+		last, err = s.logs.LastIndex()
+	}
+	return first, last, err
+}
+
 // Member is one server of a shard's configuration.
 type Member struct {
 	ID     string `json:"id"`
@@ -402,14 +479,19 @@ func (n *Node) Members(shard int) ([]Member, error) {
 // kinds KindRaft and KindAdmin are reserved, and a kind has one listener
 // at a time; both mistakes panic. Streams of a kind nobody listens for are
 // closed. Close the listener to stop; the node's Close ends it too.
-func (n *Node) Listen(kind byte) net.Listener { return n.mux.listen(kind) }
+func (n *Node) Listen(kind byte) net.Listener {
+	if !applicationKinds[kind] {
+		panic(fmt.Sprintf("raftstore: stream kind %q is not an application kind (see the kinds in mux.go)", kind))
+	}
+	return n.mux.listen(kind)
+}
 
 // Dial opens a stream of the given kind to the node at addr, over the same
 // mutual TLS as Raft. The reserved kinds are refused. The node's Close
 // closes the stream.
 func (n *Node) Dial(ctx context.Context, addr string, kind byte) (net.Conn, error) {
-	if kind == KindRaft || kind == KindAdmin {
-		return nil, fmt.Errorf("raftstore: dial %s: stream kind %q is reserved", addr, kind)
+	if !applicationKinds[kind] {
+		return nil, fmt.Errorf("raftstore: dial %s: stream kind %q is not an application kind", addr, kind)
 	}
 	return n.mux.dial(ctx, addr, []byte{kind})
 }

@@ -258,7 +258,7 @@ func TestTCPStreams(t *testing.T) {
 		t.Fatalf("%d shards, want the default 16", n2.Shards())
 	}
 	checkNoPipeline(t, n1.Node)
-	ln := n2.Listen('H')
+	ln := n2.Listen(KindRequest)
 	defer ln.Close()
 	go func() {
 		for {
@@ -282,7 +282,11 @@ func TestTCPStreams(t *testing.T) {
 	}
 	c.Close()
 
-	c, err = n1.Dial(ctx, n2.Addr(), 'Z')
+	if _, err := n1.Dial(ctx, n2.Addr(), 'Z'); err == nil {
+		t.Fatal("Dial of a kind that is not registered succeeded")
+	}
+	// A peer that sends one anyway (an older or newer binary) is cut off.
+	c, err = n1.mux.dial(ctx, n2.Addr(), []byte{'Z'})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -312,7 +316,8 @@ func TestTCPStreams(t *testing.T) {
 		t.Fatal("Dial after Close succeeded")
 	}
 
-	for _, k := range []byte{KindRaft, KindAdmin, 'H'} {
+	// Reserved, not registered, or already listened for.
+	for _, k := range []byte{KindRaft, KindAdmin, KindPropose, 'Z', 'H'} {
 		func() {
 			defer func() {
 				if recover() == nil {

@@ -453,7 +453,7 @@ func TestSIGKILLLosesNoAcknowledgedWrite(t *testing.T) {
 		all = append(all, checkFreshID(t, c, chans[cycle%len(chans)], all))
 	}
 	// A clean stop at the end, so the store is closed properly.
-	if st := p.signal(syscall.SIGTERM, 15*time.Second); st.ExitCode() != 0 {
+	if st := p.signal(syscall.SIGTERM, 60*time.Second); st.ExitCode() != 0 {
 		t.Fatalf("exit after SIGTERM: %v", st)
 	}
 }

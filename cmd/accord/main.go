@@ -18,9 +18,9 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
-	"github.com/accord-chat/accord/core/engine"
 	"github.com/accord-chat/accord/core/store/cassandra"
 	"github.com/accord-chat/accord/edge/node"
 	"github.com/accord-chat/accord/internal/config"
@@ -52,7 +52,7 @@ func run(args []string) error {
 			fmt.Println("accord", version)
 			return nil
 		case "help", "-h", "--help":
-			fmt.Println("usage: accord [serve] [--listen ADDR] [--data DIR] [--config FILE] [--rate-limits on|off]\n       accord edge --region R --node-id N --raft-addr ADDR [--join ADDR,...] --tls-ca CA --tls-cert CERT --tls-key KEY [serve flags]\n       accord certs --dir DIR NAME...\n       accord region members|add|remove --via ADDR [--id ID] [--addr ADDR] --tls-ca CA --tls-cert CERT --tls-key KEY\n       accord bot create --name NAME [--data DIR]\n       accord migrate --store cassandra --cassandra-hosts H --cassandra-dc DC\n       accord version")
+			fmt.Println("usage: accord [serve] [--listen ADDR] [--data DIR] [--config FILE] [--rate-limits on|off]\n       accord edge --region R --node-id N --raft-addr ADDR [--join ADDR,...] --tls-ca CA --tls-cert CERT --tls-key KEY [serve flags]\n       accord certs --dir DIR NAME...\n       accord region members|add|remove --via ADDR [--id ID] [--addr ADDR] --tls-ca CA --tls-cert CERT --tls-key KEY\n       accord bot create --name NAME [--via INTERNAL-ADDR] [--data DIR]\n       accord migrate --store cassandra --cassandra-hosts H --cassandra-dc DC\n       accord version")
 			return nil
 		}
 	}
@@ -80,47 +80,44 @@ func serve(args []string) error {
 	return n.Run(ctx)
 }
 
-// bot creates a bot application for operators, without a user account.
-// It opens the store directly, so the server must not be running on the
-// same data directory.
+// bot creates a bot application for operators, without a user account,
+// through a running node when there is one (see node.CreateBot).
 func bot(args []string) error {
 	if len(args) == 0 || args[0] != "create" {
-		return fmt.Errorf("usage: accord bot create --name NAME [--data DIR]")
+		return fmt.Errorf("usage: accord bot create --name NAME [--via INTERNAL-ADDR] [--data DIR] [config flags]")
 	}
-	var name string
+	var name, via string
 	rest := []string{}
 	for i := 1; i < len(args); i++ {
+		a := args[i]
 		switch {
-		case args[i] == "--name" && i+1 < len(args):
-			name = args[i+1]
+		case (a == "--name" || a == "--via") && i+1 < len(args):
+			if a == "--name" {
+				name = args[i+1]
+			} else {
+				via = args[i+1]
+			}
 			i++
-		case len(args[i]) > 7 && args[i][:7] == "--name=":
-			name = args[i][7:]
+		case strings.HasPrefix(a, "--name="):
+			name = strings.TrimPrefix(a, "--name=")
+		case strings.HasPrefix(a, "--via="):
+			via = strings.TrimPrefix(a, "--via=")
 		default:
-			rest = append(rest, args[i])
+			rest = append(rest, a)
 		}
 	}
 	cfg, err := config.Load(rest, os.Getenv)
 	if err != nil {
 		return err
 	}
-	log := newLogger("warn")
-	st, err := node.OpenStore(cfg, log)
-	if err != nil {
-		return fmt.Errorf("open store (is accord running on %s?): %w", cfg.Data, err)
-	}
-	defer st.Close()
-	eng := engine.New(engine.Config{Store: st, Logger: log})
-	ctx := context.Background()
-	if err := eng.Load(ctx); err != nil {
-		return err
-	}
-	app, _, tok, err := eng.CreateApplication(ctx, 0, name, "")
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	b, err := node.CreateBot(ctx, cfg, via, name, newLogger("warn"))
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "created bot %q, application id %s\n", app.Name, app.ID)
-	fmt.Println(tok)
+	fmt.Fprintf(os.Stderr, "created bot %q, application id %s\n", b.Name, b.ID)
+	fmt.Println(b.Token)
 	return nil
 }
 

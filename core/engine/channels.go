@@ -497,20 +497,10 @@ func (e *Engine) OpenDM(ctx context.Context, actor, recipient ID) (*model.Channe
 	c := &model.Channel{ID: e.NewID(), Type: model.ChannelDM, Recipients: []ID{actor, recipient}}
 	p := &plan{}
 	p.op(store.Op{Kind: store.OpPutChannel, Channel: c})
-	if e.replicated() {
-		if err := e.proposeGlobal(p); err != nil {
-			return nil, err
-		}
-		return e.DMChannel(c.ID), nil
-	}
-	if err := e.st.Commit(ctx, &p.batch); err != nil {
+	if err := e.proposeGlobal(p); err != nil {
 		return nil, err
 	}
-	e.gmu.Lock()
-	e.dms[c.ID] = &entry{key: AccountKey, dm: c}
-	e.gmu.Unlock()
-	e.applyOp(nil, p.batch.Ops[0])
-	return c, nil
+	return e.DMChannel(c.ID), nil
 }
 
 // DMChannel returns a DM channel's current record.

@@ -47,8 +47,13 @@ type Config struct {
 	Now func() time.Time
 	// Publisher gets every event; none when nil.
 	Publisher Publisher
-	// Replicator, when set, makes the engine a replica of a region's
-	// Raft shards (see replica.go); nil commits straight to the store.
+	// Shards is the number of shards of the region (required); it must
+	// match the Replicator's.
+	Shards int
+	// Replicator orders the engine's writes (see replica.go). It may also
+	// be given later with Attach, since the replication that drives the
+	// engine is usually built around it; until then the engine leads no
+	// shard and proposes nothing.
 	Replicator Replicator
 }
 
@@ -73,10 +78,9 @@ type Engine struct {
 	nonces nonceCache
 	hot    hotCache
 
-	rep      Replicator
+	rep      *attached
 	sessions sessionTable
 	presence presenceTable
-	localSeq uint64 // entries applied without replication (presence, voice)
 	shmu     sync.Mutex
 	shards   map[int]*shardPersist
 }
@@ -88,16 +92,8 @@ type entry struct {
 	state *State         // guilds
 	dm    *model.Channel // DMs
 
-	// Ordered publication: batches become durable in commit order, but
-	// their waiters wake in any order, so events are queued by sequence
-	// and flushed in order.
-	pmu     sync.Mutex
-	nextSeq uint64 // next sequence to hand out (under mu)
-	pubSeq  uint64 // next sequence to publish (under pmu)
-	ready   map[uint64][]Event
-
-	// Replicated mode: entries proposed and not yet applied here, and a
-	// channel closed when that drops to zero.
+	// Entries proposed and not yet applied here, and a channel closed
+	// when that drops to zero.
 	inflight int
 	drained  chan struct{}
 }
@@ -110,7 +106,6 @@ func New(cfg Config) *Engine {
 		log:    cfg.Logger,
 		now:    cfg.Now,
 		pub:    cfg.Publisher,
-		rep:    cfg.Replicator,
 		shards: map[int]*shardPersist{},
 		guilds: map[ID]*entry{},
 		dms:    map[ID]*entry{},
@@ -127,6 +122,13 @@ func New(cfg Config) *Engine {
 		e.ids = snowflake.NewGenerator(0, 0)
 	}
 	e.async, _ = cfg.Store.(store.AsyncCommitter)
+	if cfg.Shards <= 0 {
+		panic("engine: Config.Shards must be positive")
+	}
+	e.rep = &attached{shards: cfg.Shards}
+	if cfg.Replicator != nil {
+		e.Attach(cfg.Replicator)
+	}
 	e.acct.init()
 	return e
 }
@@ -252,79 +254,11 @@ func (e *Engine) entry(guildID ID) *entry {
 	return e.guilds[guildID]
 }
 
-// sequence is the single write path: evaluate under the entry's lock,
-// order the batch in the store, apply it to memory, release the lock, wait
-// for durability, publish in order.
+// sequence is the single write path: evaluate under the entry's lock on
+// the shard's leader, propose the plan, wait for it to be applied here
+// (see sequenceReplicated).
 func (e *Engine) sequence(ctx context.Context, en *entry, fn func() (*plan, error)) error {
-	if e.replicated() {
-		return e.sequenceReplicated(ctx, en, fn)
-	}
-	en.mu.Lock()
-	p, err := fn()
-	if err != nil || p == nil || p.empty() {
-		if err != nil || p == nil || len(p.events) == 0 {
-			en.mu.Unlock()
-			return err
-		}
-		// Events without writes (TYPING_START) still take their place in
-		// the guild's order, behind writes that are waiting for fsync.
-		seq := en.nextSeq
-		en.nextSeq++
-		en.mu.Unlock()
-		e.publishInOrder(en, seq, p.events)
-		return nil
-	}
-	var wait func() error
-	if e.async != nil {
-		wait, err = e.async.CommitAsync(ctx, &p.batch)
-	} else {
-		err = e.st.Commit(ctx, &p.batch)
-	}
-	if err != nil {
-		en.mu.Unlock()
-		return fmt.Errorf("commit: %w", err)
-	}
-	for _, op := range p.batch.Ops {
-		e.applyOp(en, op)
-	}
-	seq := en.nextSeq
-	en.nextSeq++
-	en.mu.Unlock()
-
-	if wait != nil {
-		if err := wait(); err != nil {
-			// The batch is in memory but may not be on disk: this node
-			// can no longer promise durability. Fail-stop, as a Raft
-			// node does when its log write fails.
-			e.log.Error("store sync failed; state may be ahead of disk", "err", err)
-			panic(fmt.Sprintf("accord: store sync failed: %v", err))
-		}
-	}
-	e.publishInOrder(en, seq, p.events)
-	return nil
-}
-
-func (e *Engine) publishInOrder(en *entry, seq uint64, events []Event) {
-	en.pmu.Lock()
-	defer en.pmu.Unlock()
-	if seq != en.pubSeq {
-		if en.ready == nil {
-			en.ready = map[uint64][]Event{}
-		}
-		en.ready[seq] = events
-		return
-	}
-	e.publish(events)
-	en.pubSeq++
-	for {
-		evs, ok := en.ready[en.pubSeq]
-		if !ok {
-			return
-		}
-		delete(en.ready, en.pubSeq)
-		e.publish(evs)
-		en.pubSeq++
-	}
+	return e.sequenceReplicated(ctx, en, fn)
 }
 
 func (e *Engine) publish(events []Event) {
@@ -387,20 +321,10 @@ func (e *Engine) applyOp(en *entry, op store.Op) {
 	}
 }
 
-// commitGlobal commits a batch that belongs to no guild (accounts), under
-// the accounts lock.
-func (e *Engine) commitGlobal(ctx context.Context, p *plan) error {
-	if e.replicated() {
-		return e.proposeGlobal(p)
-	}
-	if err := e.st.Commit(ctx, &p.batch); err != nil {
-		return fmt.Errorf("commit: %w", err)
-	}
-	for _, op := range p.batch.Ops {
-		e.applyOp(nil, op)
-	}
-	e.publish(p.events)
-	return nil
+// commitGlobal replicates a batch that belongs to no guild (accounts),
+// under the accounts lock.
+func (e *Engine) commitGlobal(_ context.Context, p *plan) error {
+	return e.proposeGlobal(p)
 }
 
 // notFound maps store.ErrNotFound to the given API error.

@@ -149,7 +149,7 @@ func snapshotOf(t *testing.T, e *Engine, gid ID) *State {
 func TestBatchesReplayToSameState(t *testing.T) {
 	rec := &recorder{Store: openStore(t, t.TempDir())}
 	defer rec.Close()
-	e := New(Config{Store: rec, Logger: slog.New(slog.DiscardHandler)})
+	e := newTestEngine(t, Config{Store: rec, Logger: slog.New(slog.DiscardHandler)})
 	gid := busyGuild(t, e)
 
 	replica := newState()
@@ -182,7 +182,7 @@ func jsonOf(s *State) string {
 func TestRestartLoadsSameState(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "store")
 	st := openStore(t, dir)
-	e := New(Config{Store: st, Logger: slog.New(slog.DiscardHandler)})
+	e := newTestEngine(t, Config{Store: st, Logger: slog.New(slog.DiscardHandler)})
 	gid := busyGuild(t, e)
 	want := snapshotOf(t, e, gid)
 	lastID := e.NewID()
@@ -190,7 +190,7 @@ func TestRestartLoadsSameState(t *testing.T) {
 
 	st2 := openStore(t, dir)
 	defer st2.Close()
-	e2 := New(Config{Store: st2, Logger: slog.New(slog.DiscardHandler)})
+	e2 := newTestEngine(t, Config{Store: st2, Logger: slog.New(slog.DiscardHandler)})
 	if err := e2.Load(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -214,7 +214,7 @@ func TestEventsPublishedInCommitOrder(t *testing.T) {
 	st := openStore(t, t.TempDir())
 	defer st.Close()
 	pub := &recordedEvents{}
-	e := New(Config{Store: st, Logger: slog.New(slog.DiscardHandler), Publisher: pub})
+	e := newTestEngine(t, Config{Store: st, Logger: slog.New(slog.DiscardHandler), Publisher: pub})
 	ctx := context.Background()
 	owner, _, _ := e.Register(ctx, "owner", "password123")
 	gid, err := e.CreateGuild(ctx, owner.ID, "Guild", nil)

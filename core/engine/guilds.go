@@ -195,7 +195,7 @@ func (e *Engine) DeleteGuild(ctx context.Context, actor, guildID ID) error {
 		}
 		p := &plan{}
 		p.op(store.Op{Kind: store.OpDeleteGuild, GuildID: guildID})
-		p.emit(Event{Type: "GUILD_DELETE", GuildID: guildID, UserIDs: s.SortedMemberIDs(), Data: map[string]any{"id": guildID, "unavailable": false}})
+		p.emit(Event{Type: "GUILD_DELETE", GuildID: guildID, UserIDs: s.SortedMemberIDs(), Data: &GuildDeleted{ID: guildID, Unavailable: new(false)}})
 		return p, nil
 	})
 }
@@ -220,17 +220,13 @@ func (e *Engine) Members(guildID ID, userIDs []ID) map[ID]*model.Member {
 // another node that would pick another ID (and maybe another shard). A
 // node that leads no shard sends the request to a node that does.
 func (e *Engine) newGuildID() (ID, error) {
-	if e.rep == nil {
-		return e.NewID(), nil
-	}
 	var gid ID
 	for range 256 {
 		gid = e.NewID()
-		if ok, _ := e.rep.Leader(e.rep.ShardOf(gid)); ok {
+		if ok, _ := e.leads(e.shardOf(gid)); ok {
 			return gid, nil
 		}
 	}
-	shard := e.rep.ShardOf(gid)
-	_, addr := e.rep.Leader(shard)
-	return 0, &NotLeaderError{Shard: shard, Leader: addr}
+	shard := e.shardOf(gid)
+	return 0, e.notLeader(shard)
 }

@@ -15,7 +15,7 @@ import (
 func TestHotRingMatchesStore(t *testing.T) {
 	st := openStore(t, t.TempDir())
 	defer st.Close()
-	e := New(Config{Store: st, Logger: slog.New(slog.DiscardHandler)})
+	e := newTestEngine(t, Config{Store: st, Logger: slog.New(slog.DiscardHandler)})
 	ctx := context.Background()
 	owner, _, _ := e.Register(ctx, "owner", "password123")
 	gid, err := e.CreateGuild(ctx, owner.ID, "Guild", nil)

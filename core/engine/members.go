@@ -262,8 +262,8 @@ func removeMemberPlan(p *plan, s *State, userID ID) {
 		}
 	}
 	p.op(store.Op{Kind: store.OpDeleteMember, GuildID: gid, UserID: userID})
-	p.emit(Event{Type: "GUILD_MEMBER_REMOVE", GuildID: gid, Data: map[string]any{"guild_id": gid, "user_id": userID}})
-	p.emit(Event{Type: "GUILD_DELETE", GuildID: gid, UserIDs: []ID{userID}, Data: map[string]any{"id": gid}})
+	p.emit(Event{Type: "GUILD_MEMBER_REMOVE", GuildID: gid, Data: &MemberRemoved{GuildID: gid, UserID: userID}})
+	p.emit(Event{Type: "GUILD_DELETE", GuildID: gid, UserIDs: []ID{userID}, Data: &GuildDeleted{ID: gid}})
 }
 
 // Ban bans a user (BAN_MEMBERS and hierarchy), removing them if they are a

@@ -15,7 +15,6 @@ import (
 	"github.com/accord-chat/accord/core/perm"
 	"github.com/accord-chat/accord/core/snowflake"
 	"github.com/accord-chat/accord/core/store"
-	"github.com/accord-chat/accord/edge/discord"
 )
 
 // Message limits from Discord's documentation.
@@ -385,7 +384,7 @@ func (e *Engine) DeleteMessage(ctx context.Context, actor, channelID, messageID 
 func deleteMessagePlan(p *plan, c *Chan, m *model.Message) {
 	p.op(store.Op{Kind: store.OpDeleteMessage, GuildID: m.GuildID, ChannelID: m.ChannelID, ID: m.ID})
 	p.emit(Event{Type: "MESSAGE_DELETE", GuildID: m.GuildID, ChannelID: m.ChannelID, UserIDs: c.Channel.Recipients,
-		Data: map[string]any{"id": m.ID, "channel_id": m.ChannelID, "guild_id": m.GuildID}})
+		Data: &MessageDeleted{ID: m.ID, ChannelID: m.ChannelID, GuildID: m.GuildID}})
 }
 
 // BulkDelete deletes 2–100 messages younger than two weeks
@@ -424,7 +423,7 @@ func (e *Engine) BulkDelete(ctx context.Context, actor, channelID ID, ids []ID) 
 		}
 		if len(deleted) > 0 {
 			p.emit(Event{Type: "MESSAGE_DELETE_BULK", GuildID: c.GuildID(), ChannelID: channelID,
-				Data: map[string]any{"ids": deleted, "channel_id": channelID, "guild_id": c.GuildID()}})
+				Data: &MessagesDeleted{IDs: deleted, ChannelID: channelID, GuildID: c.GuildID()}})
 		}
 		return p, nil
 	})
@@ -463,18 +462,15 @@ func (e *Engine) Messages(ctx context.Context, actor, channelID ID, q store.Mess
 }
 
 // mayFillHot reports whether a store read can seed the channel's ring.
-// Only where the store is known to hold everything applied: a single node,
-// or the leader of the channel's shard, which writes before it applies.
-// A follower's store may lag its applied log by the leader's write.
+// Only where the store is known to hold everything applied: the leader
+// of the channel's shard, which writes before it applies. A follower's
+// store may lag its applied log by the leader's write.
 func (e *Engine) mayFillHot(channelID ID) bool {
-	if e.rep == nil {
-		return true
-	}
 	key := e.ChannelGuild(channelID)
 	if key == 0 {
 		key = AccountKey
 	}
-	ok, _ := e.rep.Leader(e.rep.ShardOf(key))
+	ok, _ := e.leads(e.shardOf(key))
 	return ok
 }
 
@@ -554,7 +550,7 @@ func (e *Engine) SetPinned(ctx context.Context, actor, channelID, messageID ID, 
 		p.op(store.Op{Kind: store.OpPutChannel, GuildID: nc.GuildID, Channel: &nc})
 		p.emit(Event{Type: "MESSAGE_UPDATE", GuildID: nm.GuildID, ChannelID: channelID, UserIDs: nc.Recipients, Data: &MessageEvent{Message: &nm}})
 		p.emit(Event{Type: "CHANNEL_PINS_UPDATE", GuildID: nm.GuildID, ChannelID: channelID, UserIDs: nc.Recipients,
-			Data: map[string]any{"guild_id": nm.GuildID, "channel_id": channelID, "last_pin_timestamp": discord.TimePtr(nc.LastPinTimestamp)}})
+			Data: &PinsUpdated{GuildID: nm.GuildID, ChannelID: channelID, LastPinTimestamp: nc.LastPinTimestamp}})
 		return p, nil
 	})
 }
@@ -595,7 +591,7 @@ func (e *Engine) Typing(ctx context.Context, actor, channelID ID) error {
 		}
 		p := &plan{}
 		p.emit(Event{Type: "TYPING_START", GuildID: c.GuildID(), ChannelID: channelID, UserIDs: c.Channel.Recipients,
-			Data: map[string]any{"channel_id": channelID, "guild_id": c.GuildID(), "user_id": actor, "timestamp": e.Now().Unix()}})
+			Data: &Typing{ChannelID: channelID, GuildID: c.GuildID(), UserID: actor, Timestamp: e.Now().Unix()}})
 		return p, nil
 	})
 }

@@ -146,23 +146,20 @@ func (e *Engine) Presence(uid ID) (p Presence, online bool) {
 // every node's sessions when they apply it.
 func (e *Engine) SetPresence(ctx context.Context, node string, uid ID, p *Presence) error {
 	return e.proposeTo(ctx, AccountKey, &logEntry{Kind: entryPresence, Presence: []PresenceChange{{Node: node, UserID: uid, Presence: p}},
-		At: time.Now().UnixMilli()})
+		At: e.now().UnixMilli()})
 }
 
 // NodeAlive records that node is up; SweepNodes forgets the presence and
 // voice states of nodes silent for too long (they died).
 func (e *Engine) NodeAlive(ctx context.Context, node string) error {
-	return e.proposeTo(ctx, AccountKey, &logEntry{Kind: entryPresence, Alive: node, At: time.Now().UnixMilli()})
+	return e.proposeTo(ctx, AccountKey, &logEntry{Kind: entryPresence, Alive: node, At: e.now().UnixMilli()})
 }
 
 // SweepNodes: the account shard's leader drops the presence of nodes not
 // heard of for maxSilence, and each guild shard's leader the voice states
 // of their sessions.
 func (e *Engine) SweepNodes(ctx context.Context, maxSilence time.Duration) {
-	if e.rep == nil {
-		return
-	}
-	now := time.Now().UnixMilli()
+	now := e.now().UnixMilli()
 	e.presence.mu.RLock()
 	var dead []string
 	for node, at := range e.presence.nodes {
@@ -181,7 +178,7 @@ func (e *Engine) SweepNodes(ctx context.Context, maxSilence time.Duration) {
 	var ghosts []gv
 	e.gmu.RLock()
 	for gid, en := range e.guilds {
-		if ok, _ := e.rep.Leader(e.rep.ShardOf(gid)); !ok {
+		if ok, _ := e.leads(e.shardOf(gid)); !ok {
 			continue
 		}
 		en.mu.Lock()
@@ -197,7 +194,7 @@ func (e *Engine) SweepNodes(ctx context.Context, maxSilence time.Duration) {
 	e.gmu.RUnlock()
 	e.presence.mu.RUnlock()
 	sort.Strings(dead)
-	if ok, _ := e.rep.Leader(e.rep.ShardOf(AccountKey)); ok {
+	if ok, _ := e.leads(e.shardOf(AccountKey)); ok {
 		for _, node := range dead {
 			_ = e.proposeTo(ctx, AccountKey, &logEntry{Kind: entryPresence, Gone: node})
 		}
@@ -209,28 +206,16 @@ func (e *Engine) SweepNodes(ctx context.Context, maxSilence time.Duration) {
 
 // proposeTo replicates an entry in key's shard from any node: proposed
 // here when this node leads the shard, forwarded to the leader otherwise.
-// Without replication the entry is applied at once.
 func (e *Engine) proposeTo(ctx context.Context, key ID, le *logEntry) error {
 	data, err := encodeEntry(le)
 	if err != nil {
 		return err
 	}
-	if e.rep == nil {
-		return e.ApplyCommitted(0, []Committed{{Index: e.localIndex(), Data: data}})
-	}
-	shard := e.rep.ShardOf(key)
-	if ok, _ := e.rep.Leader(shard); ok {
+	shard := e.shardOf(key)
+	if ok, _ := e.leads(shard); ok {
 		return e.rep.Propose(shard, data)()
 	}
 	return e.rep.Forward(ctx, shard, data)
-}
-
-// localIndex numbers entries applied without replication.
-func (e *Engine) localIndex() uint64 {
-	e.shmu.Lock()
-	defer e.shmu.Unlock()
-	e.localSeq++
-	return e.localSeq
 }
 
 // applyPresence applies an account-shard presence entry and returns the

@@ -5,33 +5,37 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	sh "github.com/accord-chat/accord/core/shard"
 
 	"github.com/accord-chat/accord/core/model"
 	"github.com/accord-chat/accord/core/store"
 )
 
 // Replicator orders the engine's writes in a region's replicated logs
-// (raftstore's shards). With a Replicator the engine is a replica: the
-// shard leader evaluates commands and proposes their plans; every replica,
-// the leader included, changes its state only in ApplyCommitted, in log
-// order, and publishes the events to its own gateway sessions there.
+// (raftstore's shards). The engine is a replica: the shard leader
+// evaluates commands and proposes their plans; every replica, the leader
+// included, changes its state only in ApplyCommitted, in log order, and
+// publishes the events to its own gateway sessions there. raftstore.Node
+// implements it. All methods are safe for concurrent use.
 type Replicator interface {
-	// ShardOf maps a guild ID, or AccountKey, to its shard.
-	ShardOf(key ID) int
-	// Leader reports whether this node leads the shard and, when it does
-	// not, the leader's address ("" while there is none).
-	Leader(shard int) (isLeader bool, addr string)
-	// Propose appends data to the shard's log after everything this node
-	// proposed to it before. It must not block: it is called under a
-	// sequencer lock that the apply path also takes. wait returns once the
-	// entry is committed and applied on this node, or failed.
-	Propose(shard int, data []byte) (wait func() error)
-	// Forward proposes data through the shard's leader, from a node that
-	// does not lead it, and returns once it is committed.
-	Forward(ctx context.Context, shard int, data []byte) error
-	// Shards is the number of shards.
+	// Shards is the number of shards; keys map to them with shard.Of.
 	Shards() int
+	// IsLeader reports whether this node leads the shard now.
+	IsLeader(shard int) bool
+	// Leader is the shard's leader as this node knows it ("" while there
+	// is none).
+	Leader(shard int) (addr, id string)
+	// Propose appends data to the shard's log after everything this node
+	// proposed to it before. It never blocks: it is called under a
+	// sequencer lock. wait returns once the entry is committed and
+	// applied on this node, or failed.
+	Propose(shard int, data []byte) (wait func() error)
+	// Forward proposes data through the shard's leader, from any node,
+	// and returns once it is committed and applied there.
+	Forward(ctx context.Context, shard int, data []byte) error
 }
 
 // AccountKey is the shard key of everything that belongs to no guild:
@@ -40,24 +44,73 @@ type Replicator interface {
 // every account.
 const AccountKey ID = 0
 
-// NotLeaderError says the command must run on another node: the leader of
-// its shard. The REST layer forwards the request there.
-type NotLeaderError struct {
-	Shard  int
-	Leader string // address of the leader, "" while electing
-}
-
-func (e *NotLeaderError) Error() string {
-	if e.Leader == "" {
-		return fmt.Sprintf("shard %d has no leader", e.Shard)
+// Attach gives the engine its Replicator, once. The replication must
+// have as many shards as Config.Shards.
+func (e *Engine) Attach(r Replicator) {
+	if r.Shards() != e.rep.shards {
+		panic(fmt.Sprintf("engine: replicator has %d shards, engine was configured with %d", r.Shards(), e.rep.shards))
 	}
-	return fmt.Sprintf("shard %d is led by %s", e.Shard, e.Leader)
+	if !e.rep.p.CompareAndSwap(nil, &r) {
+		panic("engine: Attach called twice")
+	}
 }
 
-// ErrNotLeader matches every *NotLeaderError with errors.Is.
-var ErrNotLeader = errors.New("not the shard leader")
+// attached is the engine's Replicator once Attach gave it one; before, it
+// leads nothing and refuses proposals.
+type attached struct {
+	shards int
+	p      atomic.Pointer[Replicator]
+}
 
-func (e *NotLeaderError) Is(target error) bool { return target == ErrNotLeader }
+// ErrDetached is the answer to a proposal before Attach.
+var ErrDetached = errors.New("engine: no replicator attached")
+
+func (a *attached) Shards() int { return a.shards }
+
+func (a *attached) IsLeader(shard int) bool {
+	r := a.p.Load()
+	return r != nil && (*r).IsLeader(shard)
+}
+
+func (a *attached) Leader(shard int) (string, string) {
+	if r := a.p.Load(); r != nil {
+		return (*r).Leader(shard)
+	}
+	return "", ""
+}
+
+func (a *attached) Propose(shard int, data []byte) func() error {
+	if r := a.p.Load(); r != nil {
+		return (*r).Propose(shard, data)
+	}
+	return func() error { return ErrDetached }
+}
+
+func (a *attached) Forward(ctx context.Context, shard int, data []byte) error {
+	if r := a.p.Load(); r != nil {
+		return (*r).Forward(ctx, shard, data)
+	}
+	return ErrDetached
+}
+
+// shardOf is the shard of a guild ID or AccountKey.
+func (e *Engine) shardOf(key ID) int { return sh.Of(uint64(key), e.rep.Shards()) }
+
+// leads reports whether this node leads the shard and, when it does not,
+// the leader's address ("" while there is none).
+func (e *Engine) leads(s int) (bool, string) {
+	if e.rep.IsLeader(s) {
+		return true, ""
+	}
+	addr, _ := e.rep.Leader(s)
+	return false, addr
+}
+
+// notLeader is the error of a command that must run on the shard's leader.
+func (e *Engine) notLeader(s int) error {
+	_, addr := e.leads(s)
+	return &sh.NotLeaderError{Shard: s, Leader: addr}
+}
 
 // watermarkEvery bounds how often the leader records its persistence
 // watermark in the log: every this many entries or this long.
@@ -89,13 +142,6 @@ type pendingPlan struct {
 	Ops   []store.Op `json:"ops"`
 }
 
-// Committed is a committed log entry, handed to ApplyCommitted by the
-// shard's state machine.
-type Committed struct {
-	Index uint64
-	Data  []byte
-}
-
 func (e *Engine) shardState(shard int) *shardPersist {
 	e.shmu.Lock()
 	defer e.shmu.Unlock()
@@ -107,9 +153,6 @@ func (e *Engine) shardState(shard int) *shardPersist {
 	return sp
 }
 
-// replicated reports whether writes go through a Replicator.
-func (e *Engine) replicated() bool { return e.rep != nil }
-
 // sequenceReplicated is sequence for a replica: evaluate under the
 // entry's lock on the shard leader, propose, and wait for the entry to be
 // applied here. Plans that only append new messages (or only carry
@@ -118,10 +161,10 @@ func (e *Engine) replicated() bool { return e.rep != nil }
 // the guild has nothing in flight and is evaluated again, so it never
 // plans against state that is about to change.
 func (e *Engine) sequenceReplicated(ctx context.Context, en *entry, fn func() (*plan, error)) error {
-	shard := e.rep.ShardOf(en.key)
+	shard := e.shardOf(en.key)
 	for {
-		if ok, addr := e.rep.Leader(shard); !ok {
-			return &NotLeaderError{Shard: shard, Leader: addr}
+		if ok, _ := e.leads(shard); !ok {
+			return e.notLeader(shard)
 		}
 		en.mu.Lock()
 		p, err := fn()
@@ -188,9 +231,9 @@ func (p *plan) appendOnly() bool {
 // proposeGlobal replicates an account plan; the caller holds acct.wmu,
 // which serializes account writes.
 func (e *Engine) proposeGlobal(p *plan) error {
-	shard := e.rep.ShardOf(AccountKey)
-	if ok, addr := e.rep.Leader(shard); !ok {
-		return &NotLeaderError{Shard: shard, Leader: addr}
+	shard := e.shardOf(AccountKey)
+	if ok, _ := e.leads(shard); !ok {
+		return e.notLeader(shard)
 	}
 	e.stamp(shard, p.batch.Ops)
 	le, err := newPlanEntry(p)
@@ -210,26 +253,25 @@ func (e *Engine) proposeGlobal(p *plan) error {
 // ApplyCommitted applies a shard's committed entries in log order: state,
 // indexes and hot rings change, the events go to the publisher, and the
 // shard leader writes the ops to the store. It is the only place a
-// replica's state changes. The leader writes before it applies: a read
-// that finds an entry's effect in memory then finds it in the store too,
-// which is what lets a history read fill a hot ring from the store.
-func (e *Engine) ApplyCommitted(shard int, entries []Committed) error {
+// replica's state changes (raftstore.StateMachine). The leader writes
+// before it applies: a read that finds an entry's effect in memory then
+// finds it in the store too, which is what lets a history read fill a hot
+// ring from the store. An entry it cannot decode stops it there: it
+// applies the entries before it and reports the error, and raftstore
+// halts the shard rather than let this node skip what others apply.
+func (e *Engine) ApplyCommitted(shard int, entries []sh.Entry) (int, error) {
 	sp := e.shardState(shard)
-	isLeader := false
-	if e.rep != nil {
-		isLeader, _ = e.rep.Leader(shard)
-	}
-	decoded := make([]*logEntry, len(entries))
+	isLeader := e.rep.IsLeader(shard)
+	decoded := make([]*logEntry, 0, len(entries))
 	var plans []pendingPlan
-	for i, c := range entries {
+	var bad error
+	for _, c := range entries {
 		le, err := decodeEntry(c.Data)
 		if err != nil {
-			// Every replica fails the same way on the same entry; skip
-			// it rather than wedge the shard.
-			e.log.Error("skipping undecodable log entry", "shard", shard, "index", c.Index, "err", err)
-			continue
+			bad = fmt.Errorf("entry %d of shard %d: %w", c.Index, shard, err)
+			break
 		}
-		decoded[i] = le
+		decoded = append(decoded, le)
 		if le.Kind == entryPlan && len(le.Ops) > 0 {
 			plans = append(plans, pendingPlan{Index: c.Index, Ops: le.Ops})
 		}
@@ -248,9 +290,6 @@ func (e *Engine) ApplyCommitted(shard int, entries []Committed) error {
 		}
 	}
 	for i, le := range decoded {
-		if le == nil {
-			continue
-		}
 		switch le.Kind {
 		case entryWatermark:
 			sp.mu.Lock()
@@ -265,11 +304,7 @@ func (e *Engine) ApplyCommitted(shard int, entries []Committed) error {
 			sp.mu.Unlock()
 		case entryPlan:
 			left := e.applyOps(le.Ops)
-			evs, err := le.events()
-			if err != nil {
-				e.log.Error("log entry events", "shard", shard, "index", entries[i].Index, "err", err)
-			}
-			evs = append(evs, left...)
+			evs := append(le.decoded, left...)
 			for k := range evs {
 				evs[k].Shard, evs[k].Index = shard, entries[i].Index
 			}
@@ -294,7 +329,11 @@ func (e *Engine) ApplyCommitted(shard int, entries []Committed) error {
 		sp.applied = entries[i].Index
 		sp.mu.Unlock()
 	}
-	return nil
+	if bad != nil {
+		e.log.Error("cannot apply a committed entry; the shard stops here", "shard", shard, "index", entries[len(decoded)].Index, "err", bad)
+		return len(decoded), bad
+	}
+	return len(entries), nil
 }
 
 // stamp gives a plan's ops their write times: increasing within the
@@ -306,7 +345,7 @@ func (e *Engine) stamp(shard int, ops []store.Op) {
 	}
 	sp := e.shardState(shard)
 	sp.mu.Lock()
-	base := max(time.Now().UnixMicro(), sp.lastTS+1)
+	base := max(e.now().UnixMicro(), sp.lastTS+1)
 	sp.lastTS = base + int64(len(ops)) - 1
 	sp.mu.Unlock()
 	for i := range ops {
@@ -389,7 +428,7 @@ func (e *Engine) proposeWatermark(shard int, index uint64) {
 // leadership. A new leader writes every plan past the last watermark:
 // the previous leader may have died before persisting them.
 func (e *Engine) LeadershipChanged(shard int, leader bool) {
-	if !leader || e.rep == nil {
+	if !leader {
 		return
 	}
 	sp := e.shardState(shard)

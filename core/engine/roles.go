@@ -195,7 +195,7 @@ func deleteRolePlan(p *plan, s *State, roleID, skip ID) {
 		}
 	}
 	p.op(store.Op{Kind: store.OpDeleteRole, GuildID: guildID, ID: roleID})
-	p.emit(Event{Type: "GUILD_ROLE_DELETE", GuildID: guildID, Data: map[string]any{"guild_id": guildID, "role_id": roleID}})
+	p.emit(Event{Type: "GUILD_ROLE_DELETE", GuildID: guildID, Data: &RoleDeleted{GuildID: guildID, RoleID: roleID}})
 }
 
 // RolePositions reorders roles (MANAGE_ROLES; only roles below the actor).

@@ -84,41 +84,27 @@ func (e *Engine) Session(id string) *SessionRecord {
 	return &c
 }
 
-// Replicated reports whether the engine is a replica of a region.
-func (e *Engine) Replicated() bool { return e.rep != nil }
+// Shards is the number of shards of the region.
+func (e *Engine) Shards() int { return e.rep.Shards() }
 
-// Shards is the number of shards of the region (1 without replication).
-func (e *Engine) Shards() int {
-	if e.rep == nil {
-		return 1
-	}
-	return e.rep.Shards()
-}
-
-// ShardOf is the shard of a guild (0 without replication).
-func (e *Engine) ShardOf(key ID) int {
-	if e.rep == nil {
-		return 0
-	}
-	return e.rep.ShardOf(key)
-}
+// ShardOf is the shard of a guild, or of AccountKey.
+func (e *Engine) ShardOf(key ID) int { return e.shardOf(key) }
 
 // ReplicateSessions proposes session changes to the account shard. It
 // does not wait for them: resume state trails the session by design, and
-// the gateway copes with the tail it lacks. Without replication (or when
-// this node does not lead the shard, whose leader it then asks through
-// the same proposal path) it is a no-op.
+// the gateway copes with the tail it lacks. Off the shard's leader it is
+// forwarded to the leader.
 func (e *Engine) ReplicateSessions(ctx context.Context, u SessionUpdate) error {
-	if e.rep == nil || u.empty() {
+	if u.empty() {
 		return nil
 	}
-	shard := e.rep.ShardOf(AccountKey)
-	le := &logEntry{Kind: entrySessions, Sessions: &u, At: time.Now().UnixMilli()}
+	shard := e.shardOf(AccountKey)
+	le := &logEntry{Kind: entrySessions, Sessions: &u, At: e.now().UnixMilli()}
 	data, err := encodeEntry(le)
 	if err != nil {
 		return err
 	}
-	if ok, _ := e.rep.Leader(shard); ok {
+	if ok, _ := e.leads(shard); ok {
 		return e.rep.Propose(shard, data)()
 	}
 	return e.rep.Forward(ctx, shard, data)
@@ -200,13 +186,10 @@ func (e *Engine) restoreSessions(recs []SessionRecord) {
 // SweepSessions closes the records of sessions nobody has touched for
 // maxAge. Only the account shard's leader does it, so replicas agree.
 func (e *Engine) SweepSessions(ctx context.Context, maxAge time.Duration) {
-	if e.rep == nil {
+	if ok, _ := e.leads(e.shardOf(AccountKey)); !ok {
 		return
 	}
-	if ok, _ := e.rep.Leader(e.rep.ShardOf(AccountKey)); !ok {
-		return
-	}
-	if old := e.expireSessions(time.Now(), maxAge); len(old) > 0 {
+	if old := e.expireSessions(e.now(), maxAge); len(old) > 0 {
 		_ = e.ReplicateSessions(ctx, SessionUpdate{Close: old})
 	}
 }

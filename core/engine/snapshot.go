@@ -16,6 +16,9 @@ import (
 // in the store. Credentials, tokens and applications are not here: they
 // are read from the store, and the ones the store may lack are in Pending.
 type shardSnapshot struct {
+	// Version is the snapshot format (snapshotVersion when written by this
+	// binary; 0 for snapshots of the first releases, which had none).
+	Version   int                    `json:"v"`
 	Shard     int                    `json:"shard"`
 	Applied   uint64                 `json:"applied"`
 	Guilds    []*store.GuildSnapshot `json:"guilds"`
@@ -62,12 +65,12 @@ func (e *Engine) SnapshotShard(shard int) func(w io.Writer) error {
 	e.gmu.RLock()
 	entries := make([]*entry, 0)
 	for gid, en := range e.guilds {
-		if e.rep.ShardOf(gid) == shard {
+		if e.shardOf(gid) == shard {
 			entries = append(entries, en)
 		}
 	}
 	var dms []*entry
-	if e.rep.ShardOf(AccountKey) == shard {
+	if e.shardOf(AccountKey) == shard {
 		for _, en := range e.dms {
 			dms = append(dms, en)
 		}
@@ -111,11 +114,11 @@ func (e *Engine) SnapshotShard(shard int) func(w io.Writer) error {
 		en.mu.Unlock()
 	}
 	var pres map[ID]userPresence
-	if e.rep.ShardOf(AccountKey) == shard {
+	if e.shardOf(AccountKey) == shard {
 		snap.Sessions = e.sessionSnapshot()
 		snap.Presence, pres = e.presenceSnapshot()
 	}
-	if len(dms) > 0 || e.rep.ShardOf(AccountKey) == shard {
+	if len(dms) > 0 || e.shardOf(AccountKey) == shard {
 		e.acct.mu.RLock()
 		for _, u := range e.acct.users {
 			snap.Users = append(snap.Users, u)
@@ -147,6 +150,7 @@ func encodeSnapshot(w io.Writer, snap *shardSnapshot, pres map[ID]userPresence) 
 	bw := bufio.NewWriterSize(w, 64<<10)
 	js := jsonStream{w: bw, enc: json.NewEncoder(bw)}
 	js.raw("{")
+	js.field("v", snapshotVersion)
 	js.field("shard", snap.Shard)
 	js.field("applied", snap.Applied)
 	js.field("watermark", snap.Watermark)
@@ -246,7 +250,12 @@ func streamArray[T any](j *jsonStream, name string, items []T) {
 func (e *Engine) RestoreShard(shard int, r io.Reader) error {
 	var snap shardSnapshot
 	if err := json.NewDecoder(r).Decode(&snap); err != nil {
-		return fmt.Errorf("decode shard %d snapshot: %w", shard, err)
+		return fmt.Errorf("decode shard %d snapshot: %w: %v", shard, ErrBadEntry, err)
+	}
+	// All checks before the first change: a snapshot that cannot be
+	// restored leaves the state as it was.
+	if err := e.validateSnapshot(shard, &snap); err != nil {
+		return fmt.Errorf("shard %d snapshot: %w", shard, err)
 	}
 	keep := map[ID]bool{}
 	for _, gs := range snap.Guilds {
@@ -256,7 +265,7 @@ func (e *Engine) RestoreShard(shard int, r io.Reader) error {
 	e.gmu.RLock()
 	var gone []*entry
 	for gid, en := range e.guilds {
-		if e.rep.ShardOf(gid) == shard && !keep[gid] {
+		if e.shardOf(gid) == shard && !keep[gid] {
 			gone = append(gone, en)
 		}
 	}
@@ -302,7 +311,7 @@ func (e *Engine) RestoreShard(shard int, r io.Reader) error {
 		e.acct.putUser(u)
 		e.ids.Observe(u.ID)
 	}
-	if e.rep.ShardOf(AccountKey) == shard {
+	if e.shardOf(AccountKey) == shard {
 		e.restoreSessions(snap.Sessions)
 		e.restorePresence(snap.Presence)
 	}
@@ -332,5 +341,89 @@ func (e *Engine) RestoreShard(shard int, r io.Reader) error {
 	sp.persisted = snap.Watermark
 	sp.mu.Unlock()
 	e.log.Info("shard restored from snapshot", "shard", shard, "index", snap.Applied, "guilds", len(snap.Guilds), "pending", len(snap.Pending))
+	return nil
+}
+
+// snapshotVersion is the snapshot format this binary writes. Like log
+// entries (entry.go), a change older binaries would misread bumps it, and
+// a newer snapshot is refused rather than half understood.
+const snapshotVersion = 1
+
+// validateSnapshot checks that a decoded snapshot is one this binary
+// could have written for the shard: a version it reads, every record
+// present and in the shard.
+func (e *Engine) validateSnapshot(shard int, snap *shardSnapshot) error {
+	switch {
+	case snap.Version > snapshotVersion:
+		return fmt.Errorf("%w: snapshot version %d, this binary reads up to %d", ErrNewerEntry, snap.Version, snapshotVersion)
+	case snap.Version < 0:
+		return fmt.Errorf("%w: snapshot version %d", ErrBadEntry, snap.Version)
+	case snap.Shard != shard:
+		return fmt.Errorf("%w: snapshot of shard %d", ErrBadEntry, snap.Shard)
+	}
+	for _, gs := range snap.Guilds {
+		if gs == nil || gs.Guild == nil || e.shardOf(gs.Guild.ID) != shard {
+			return fmt.Errorf("%w: a guild that is missing or not of this shard", ErrBadEntry)
+		}
+		for _, c := range gs.Channels {
+			if c == nil {
+				return fmt.Errorf("%w: guild %d: a missing channel", ErrBadEntry, gs.Guild.ID)
+			}
+		}
+		for _, r := range gs.Roles {
+			if r == nil {
+				return fmt.Errorf("%w: guild %d: a missing role", ErrBadEntry, gs.Guild.ID)
+			}
+		}
+		for _, m := range gs.Members {
+			if m == nil {
+				return fmt.Errorf("%w: guild %d: a missing member", ErrBadEntry, gs.Guild.ID)
+			}
+		}
+		for _, b := range gs.Bans {
+			if b == nil {
+				return fmt.Errorf("%w: guild %d: a missing ban", ErrBadEntry, gs.Guild.ID)
+			}
+		}
+		for _, i := range gs.Invites {
+			if i == nil {
+				return fmt.Errorf("%w: guild %d: a missing invite", ErrBadEntry, gs.Guild.ID)
+			}
+		}
+	}
+	for _, u := range snap.Users {
+		if u == nil {
+			return fmt.Errorf("%w: a missing user", ErrBadEntry)
+		}
+	}
+	for _, c := range snap.DMs {
+		if c == nil || c.Type != model.ChannelDM && c.Type != model.ChannelGroupDM {
+			return fmt.Errorf("%w: a DM that is missing or not a DM", ErrBadEntry)
+		}
+	}
+	for _, rs := range snap.Rings {
+		for _, m := range rs.Messages {
+			if m == nil {
+				return fmt.Errorf("%w: channel %d: a missing message in its ring", ErrBadEntry, rs.ChannelID)
+			}
+		}
+	}
+	for _, gv := range snap.Voice {
+		for _, vs := range gv.States {
+			if vs == nil {
+				return fmt.Errorf("%w: guild %d: a missing voice state", ErrBadEntry, gv.GuildID)
+			}
+		}
+	}
+	for _, p := range snap.Pending {
+		for _, op := range p.Ops {
+			if err := op.Validate(); err != nil {
+				return fmt.Errorf("%w: pending plan %d: %v", ErrBadEntry, p.Index, err)
+			}
+		}
+	}
+	if snap.Presence != nil && e.shardOf(AccountKey) != shard {
+		return fmt.Errorf("%w: presence in a shard that is not the accounts'", ErrBadEntry)
+	}
 	return nil
 }

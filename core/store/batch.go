@@ -1,6 +1,11 @@
 package store
 
-import "github.com/accord-chat/accord/core/model"
+import (
+	"errors"
+	"fmt"
+
+	"github.com/accord-chat/accord/core/model"
+)
 
 // OpKind says what an Op does.
 type OpKind uint8
@@ -96,3 +101,94 @@ func (b *Batch) Add(ops ...Op) { b.Ops = append(b.Ops, ops...) }
 
 // Len is the number of ops.
 func (b *Batch) Len() int { return len(b.Ops) }
+
+// ErrInvalidOp is wrapped by Validate's errors.
+var ErrInvalidOp = errors.New("invalid op")
+
+// Validate reports whether the op has the payload and IDs its kind needs
+// (see the kinds above). Backends reject a batch with an invalid op; the
+// state machine checks the ops of a log entry with it before applying any.
+func (op *Op) Validate() error {
+	bad := func(what string) error { return fmt.Errorf("%w: %s: %s", ErrInvalidOp, op.Kind, what) }
+	switch op.Kind {
+	case OpPutUser:
+		if op.User == nil || op.User.ID == 0 {
+			return bad("missing user or user ID")
+		}
+	case OpPutCredentials:
+		if op.Credentials == nil || op.Credentials.Login == "" {
+			return bad("missing credentials or login")
+		}
+	case OpPutToken:
+		if op.Token == nil || len(op.Token.Hash) == 0 {
+			return bad("missing token or hash")
+		}
+	case OpDeleteToken:
+		if len(op.Hash) == 0 {
+			return bad("missing hash")
+		}
+	case OpPutApplication:
+		if op.Application == nil || op.Application.ID == 0 {
+			return bad("missing application or ID")
+		}
+	case OpPutGuild:
+		if op.Guild == nil || op.Guild.ID == 0 {
+			return bad("missing guild or ID")
+		}
+	case OpDeleteGuild:
+		if op.GuildID == 0 {
+			return bad("missing guild ID")
+		}
+	case OpPutChannel:
+		if op.Channel == nil || op.Channel.ID == 0 {
+			return bad("missing channel or ID")
+		}
+	case OpDeleteChannel:
+		if op.ChannelID == 0 && op.ID == 0 { // either field names it
+			return bad("missing channel ID")
+		}
+	case OpPutRole:
+		if op.Role == nil || op.Role.ID == 0 || op.GuildID == 0 {
+			return bad("missing role, role ID or guild ID")
+		}
+	case OpDeleteRole:
+		if op.GuildID == 0 || op.ID == 0 {
+			return bad("missing guild ID or role ID")
+		}
+	case OpPutMember:
+		if op.Member == nil || op.Member.GuildID == 0 || op.Member.UserID == 0 {
+			return bad("missing member, guild ID or user ID")
+		}
+	case OpDeleteMember, OpDeleteBan:
+		if op.GuildID == 0 || op.UserID == 0 {
+			return bad("missing guild ID or user ID")
+		}
+	case OpPutBan:
+		if op.Ban == nil || op.Ban.GuildID == 0 || op.Ban.UserID == 0 {
+			return bad("missing ban, guild ID or user ID")
+		}
+	case OpPutInvite:
+		if op.Invite == nil || op.Invite.Code == "" || op.Invite.GuildID == 0 {
+			return bad("missing invite, code or guild ID")
+		}
+	case OpDeleteInvite:
+		if op.Code == "" {
+			return bad("missing code")
+		}
+	case OpPutMessage:
+		if op.Message == nil || op.Message.ID == 0 || op.Message.ChannelID == 0 {
+			return bad("missing message, channel ID or ID")
+		}
+	case OpDeleteMessage, OpDeleteReactions:
+		if op.ChannelID == 0 || op.ID == 0 {
+			return bad("missing channel ID or message ID")
+		}
+	case OpPutReaction, OpDeleteReaction:
+		if op.ChannelID == 0 || op.ID == 0 || op.Emoji == "" || op.UserID == 0 {
+			return bad("missing channel ID, message ID, emoji or user ID")
+		}
+	default:
+		return fmt.Errorf("%w: unknown kind %d", ErrInvalidOp, op.Kind)
+	}
+	return nil
+}

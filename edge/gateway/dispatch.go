@@ -340,28 +340,25 @@ func (s *Server) render(ev *engine.Event) (full, stripped *shared, msg *model.Me
 		return s.share(ev.Type, out), nil, nil
 	case *model.User:
 		return s.share(ev.Type, d), nil, nil
-	case map[string]any:
-		switch ev.Type {
-		case "GUILD_MEMBER_REMOVE":
-			uid, _ := d["user_id"].(ID)
-			return s.share(ev.Type, map[string]any{"guild_id": ev.GuildID, "user": s.userOrDeleted(uid)}), nil, nil
-		case "TYPING_START":
-			if ev.GuildID != 0 {
-				uid, _ := d["user_id"].(ID)
-				if m := s.eng.Members(ev.GuildID, []ID{uid})[uid]; m != nil {
-					out := map[string]any{}
-					for k, v := range d {
-						out[k] = v
-					}
-					out["member"] = discord.NewMember(m, s.eng.User(uid))
-					return s.share(ev.Type, out), nil, nil
-				}
+	case *engine.GuildDeleted, *engine.MessageDeleted, *engine.MessagesDeleted, *engine.RoleDeleted:
+		return s.share(ev.Type, d), nil, nil
+	case *engine.MemberRemoved:
+		return s.share(ev.Type, map[string]any{"guild_id": d.GuildID, "user": s.userOrDeleted(d.UserID)}), nil, nil
+	case *engine.PinsUpdated:
+		out := map[string]any{"channel_id": d.ChannelID, "last_pin_timestamp": discord.TimePtr(d.LastPinTimestamp)}
+		if d.GuildID != 0 {
+			out["guild_id"] = d.GuildID
+		}
+		return s.share(ev.Type, out), nil, nil
+	case *engine.Typing:
+		out := map[string]any{"channel_id": d.ChannelID, "user_id": d.UserID, "timestamp": d.Timestamp}
+		if d.GuildID != 0 {
+			out["guild_id"] = d.GuildID
+			if m := s.eng.Members(d.GuildID, []ID{d.UserID})[d.UserID]; m != nil {
+				out["member"] = discord.NewMember(m, s.eng.User(d.UserID))
 			}
 		}
-		if ev.GuildID == 0 {
-			delete(d, "guild_id")
-		}
-		return s.share(ev.Type, d), nil, nil
+		return s.share(ev.Type, out), nil, nil
 	}
 	s.log.Warn("event without renderer", "type", ev.Type)
 	return nil, nil, nil

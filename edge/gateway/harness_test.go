@@ -33,7 +33,7 @@ import (
 	"github.com/accord-chat/accord/core/store/pebblestore"
 	"github.com/accord-chat/accord/edge/auth"
 	"github.com/accord-chat/accord/edge/rest"
-	"github.com/accord-chat/accord/internal/testregion"
+	"github.com/accord-chat/accord/internal/accordtest"
 	"github.com/accord-chat/accord/internal/teststore"
 )
 
@@ -79,7 +79,7 @@ func newSeededHarness(t testing.TB, seed func(st store.Store) error, mod ...func
 			t.Fatal(err)
 		}
 	}
-	eng, stopRegion := testregion.Engine(t, st)
+	eng, stopRegion := accordtest.Engine(t, st)
 	mux := http.NewServeMux()
 	srv := httptest.NewServer(mux)
 	ver := auth.NewVerifier(st)

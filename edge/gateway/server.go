@@ -110,10 +110,8 @@ func New(cfg Config) *Server {
 	}
 	s.presence = presenceView{eng: s.eng}
 	s.voice = voiceView{eng: s.eng}
-	if s.eng.Replicated() {
-		s.region = newRegional(s.eng.Shards())
-		s.eng.SetSessionHook(s.sessionMoved)
-	}
+	s.region = newRegional(s.eng.Shards())
+	s.eng.SetSessionHook(s.sessionMoved)
 	if cfg.Registerer != nil {
 		cfg.Registerer.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Namespace: "accord", Subsystem: "gateway", Name: "resume_state_pending",

@@ -26,7 +26,6 @@ import (
 	"github.com/accord-chat/accord/edge/auth"
 	"github.com/accord-chat/accord/edge/gateway"
 	"github.com/accord-chat/accord/edge/ratelimit"
-	"github.com/accord-chat/accord/edge/replica"
 	"github.com/accord-chat/accord/edge/rest"
 	"github.com/accord-chat/accord/internal/config"
 	"github.com/accord-chat/accord/raftstore"
@@ -48,7 +47,6 @@ type Node struct {
 	// The region: this node's Raft groups, the engine's side of them and
 	// the server for writes other nodes forward here.
 	raft      *raftstore.Node
-	rep       *replica.Replica
 	internal  *http.Server
 	serveIntl func() error
 }
@@ -83,24 +81,29 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, error
 	}
 	n := &Node{cfg: cfg, log: log, store: st, reg: prometheus.NewRegistry()}
 	n.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	n.rep = replica.New(cfg.Region.Shards, log.With("component", "replica"))
 	n.engine = engine.New(engine.Config{
-		Store:      st,
-		IDs:        snowflake.NewGenerator(uint8(cfg.NodeID>>5), uint8(cfg.NodeID&31)),
-		Logger:     log.With("component", "guild"),
-		Replicator: n.rep,
+		Store:  st,
+		IDs:    snowflake.NewGenerator(uint8(cfg.NodeID>>5), uint8(cfg.NodeID&31)),
+		Logger: log.With("component", "engine"),
+		Shards: cfg.Region.Shards,
 	})
-	n.rep.SetEngine(n.engine)
 	// The store holds what was persisted; the Raft groups then restore
 	// their snapshots over it and replay their logs, both idempotent.
 	if err := n.engine.Load(ctx); err != nil {
 		st.Close()
 		return nil, err
 	}
-	n.raft, err = openRegion(ctx, cfg, log, n.rep)
+	n.raft, err = openRegion(ctx, cfg, log, n.engine)
 	if err != nil {
 		st.Close()
 		return nil, fmt.Errorf("region: %w", err)
+	}
+	n.engine.Attach(n.raft)
+	// Where the operator's commands find this node (see CreateBot).
+	if err := os.WriteFile(filepath.Join(cfg.Data, addrFile), []byte(n.raft.Addr()+"\n"), 0o644); err != nil {
+		n.closeRegion()
+		st.Close()
+		return nil, fmt.Errorf("data dir: %w", err)
 	}
 	rl := ratelimit.DefaultConfig()
 	rl.Enabled = cfg.RateLimits == "on"
@@ -116,7 +119,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, error
 		Engine: n.engine, Verifier: verifier, Limiter: n.limiter,
 		Logger: log.With("component", "rest"), AttachmentDir: filepath.Join(cfg.Data, "attachments"),
 		PublicURL: cfg.PublicURL, GatewayURL: wsURL, Registerer: n.reg,
-		Forward: newForwarder(n.raft, n.rep, log.With("component", "forward")),
+		Forward: newForwarder(n.raft, log.With("component", "forward")),
 	})
 	n.internal, n.serveIntl = serveInternal(n.raft, n.api.Handler(), log)
 	n.gw = gateway.New(gateway.Config{
@@ -145,9 +148,23 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, error
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	}
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
+	mux.HandleFunc("GET /healthz", n.healthz)
+	n.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: "accord", Subsystem: "raft", Name: "shards_halted",
+		Help: "Shards this node stopped applying because an entry could not be applied (see /healthz for why); the node must be restarted with a binary that can.",
+	}, func() float64 { return float64(n.raft.Halted()) }))
 	n.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	return n, nil
+}
+
+// healthz answers 200 "ok" while every shard applies, 503 with the reason
+// once one has halted: a load balancer then takes the node out.
+func (n *Node) healthz(w http.ResponseWriter, _ *http.Request) {
+	if err := n.raft.Health(); err != nil {
+		http.Error(w, "unhealthy: "+err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	_, _ = w.Write([]byte("ok\n"))
 }
 
 // Addr is the bound listen address (useful with port 0).
@@ -217,10 +234,10 @@ func (n *Node) Close() error {
 	return n.store.Close()
 }
 
-// closeRegion stops proposing, then stops the Raft groups (a clean stop:
-// the other nodes elect new leaders for the shards this one led).
+// closeRegion stops the Raft groups (a clean stop: the other nodes elect
+// new leaders for the shards this one led).
 func (n *Node) closeRegion() {
-	n.rep.Close()
+	_ = os.Remove(filepath.Join(n.cfg.Data, addrFile))
 	if err := n.raft.Close(); err != nil {
 		n.log.Warn("close raft", "err", err)
 	}

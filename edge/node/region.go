@@ -11,18 +11,14 @@ import (
 	"net/http"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/accord-chat/accord/core/apierr"
-	"github.com/accord-chat/accord/edge/replica"
 	"github.com/accord-chat/accord/edge/rest"
 	"github.com/accord-chat/accord/internal/config"
 	"github.com/accord-chat/accord/raftstore"
 )
-
-// kindHTTP is the internal stream kind of REST requests forwarded to a
-// shard leader.
-const kindHTTP = 'H'
 
 // Internal headers between the nodes of a region.
 const (
@@ -48,7 +44,7 @@ func RegionTLS(cfg config.Config) (*tls.Config, error) {
 // openRegion starts this node's Raft groups with the engine's replica as
 // their state machines, joins or bootstraps the region and waits until
 // every shard has a leader.
-func openRegion(ctx context.Context, cfg config.Config, log *slog.Logger, rep *replica.Replica) (*raftstore.Node, error) {
+func openRegion(ctx context.Context, cfg config.Config, log *slog.Logger, m raftstore.StateMachine) (*raftstore.Node, error) {
 	tlsConf, err := RegionTLS(cfg)
 	if err != nil {
 		return nil, err
@@ -62,22 +58,19 @@ func openRegion(ctx context.Context, cfg config.Config, log *slog.Logger, rep *r
 		TLS:           tlsConf,
 		Bootstrap:     len(cfg.Region.Join) == 0,
 		Join:          cfg.Region.Join,
-		FSM:           rep.FSM,
+		Machine:       m,
 		Logger:        log.With("component", "raft"),
 	})
 	if err != nil {
 		return nil, err
 	}
-	rep.Attach(rn)
 	sctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	if err := rn.Start(sctx); err != nil {
-		rep.Close()
 		rn.Close()
 		return nil, err
 	}
 	if err := rn.WaitLeaders(sctx); err != nil {
-		rep.Close()
 		rn.Close()
 		return nil, err
 	}
@@ -87,18 +80,17 @@ func openRegion(ctx context.Context, cfg config.Config, log *slog.Logger, rep *r
 // forwarder relays writes to shard leaders over the internal listener.
 type forwarder struct {
 	rn     *raftstore.Node
-	rep    *replica.Replica
 	log    *slog.Logger
 	client *http.Client
 }
 
-func newForwarder(rn *raftstore.Node, rep *replica.Replica, log *slog.Logger) *forwarder {
-	f := &forwarder{rn: rn, rep: rep, log: log}
+func newForwarder(rn *raftstore.Node, log *slog.Logger) *forwarder {
+	f := &forwarder{rn: rn, log: log}
 	f.client = &http.Client{Transport: &http.Transport{
 		// The URL's host is the leader's internal address; streams to it
 		// are mutual TLS already, so the request itself is plain HTTP.
 		DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
-			return rn.Dial(ctx, addr, kindHTTP)
+			return rn.Dial(ctx, addr, raftstore.KindRequest)
 		},
 		MaxIdleConnsPerHost: 16,
 		IdleConnTimeout:     time.Minute,
@@ -117,9 +109,10 @@ func (f *forwarder) Forward(w http.ResponseWriter, r *http.Request, body []byte,
 			return writeAPIError(w, apierr.ErrUnavailable)
 		case <-time.After(25 * time.Millisecond):
 		}
-		var self bool
-		if self, leader = f.rep.Leader(shard); self {
+		if f.rn.IsLeader(shard) {
 			leader = f.rn.Addr()
+		} else {
+			leader, _ = f.rn.Leader(shard)
 		}
 	}
 	req, err := http.NewRequestWithContext(ctx, r.Method, "http://"+leader+r.URL.RequestURI(), bytes.NewReader(body))
@@ -171,6 +164,11 @@ func writeAPIError(w http.ResponseWriter, e *apierr.Error) int {
 // index with the response.
 func internalHandler(api http.Handler, rn *raftstore.Node) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/_accord/") && r.Header.Get(hdrShard) == "" {
+			// The operator's CLI, holding a certificate of the region.
+			api.ServeHTTP(w, r.WithContext(rest.Operator(r.Context())))
+			return
+		}
 		shard, err := strconv.Atoi(r.Header.Get(hdrShard))
 		if err != nil || shard < 0 || shard >= rn.Shards() {
 			http.Error(w, "bad shard", http.StatusBadRequest)
@@ -193,7 +191,7 @@ type appliedWriter struct {
 func (a *appliedWriter) WriteHeader(code int) {
 	if !a.header {
 		a.header = true
-		a.Header().Set(hdrApplied, strconv.FormatUint(a.rn.Raft(a.shard).AppliedIndex(), 10))
+		a.Header().Set(hdrApplied, strconv.FormatUint(a.rn.Applied(a.shard), 10))
 	}
 	a.ResponseWriter.WriteHeader(code)
 }
@@ -207,7 +205,7 @@ func (a *appliedWriter) Write(b []byte) (int, error) {
 
 // serveInternal serves forwarded requests until the listener closes.
 func serveInternal(rn *raftstore.Node, api http.Handler, log *slog.Logger) (*http.Server, func() error) {
-	ln := rn.Listen(kindHTTP)
+	ln := rn.Listen(raftstore.KindRequest)
 	srv := &http.Server{Handler: internalHandler(api, rn), ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	return srv, func() error {

@@ -89,6 +89,26 @@ func (s *Server) createApplication(r *request) (any, error) {
 	return created{out}, nil
 }
 
+// createBot is the operator's `accord bot create`: a bot whose application
+// no user owns. It answers {"id", "name", "token"}.
+func (s *Server) createBot(r *request) (any, error) {
+	var body struct {
+		Name string `json:"name"`
+	}
+	if err := decodeJSON(r.Request, &body); err != nil {
+		return nil, err
+	}
+	app, _, tok, err := s.eng.CreateApplication(r.Context(), 0, body.Name, "")
+	if err != nil {
+		return nil, err
+	}
+	return created{struct {
+		ID    ID     `json:"id"`
+		Name  string `json:"name"`
+		Token string `json:"token"`
+	}{app.ID, app.Name, tok}}, nil
+}
+
 func (s *Server) getApplication(r *request) (any, error) {
 	id, err := r.idParam("application_id")
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/accord-chat/accord/core/model"
 	"github.com/accord-chat/accord/core/store/pebblestore"
 	"github.com/accord-chat/accord/edge/auth"
+	"github.com/accord-chat/accord/internal/accordtest"
 )
 
 // benchHarness is newHarness for benchmarks: the same stack (a real
@@ -31,10 +32,7 @@ func benchHarness(b *testing.B) *harness {
 	if err != nil {
 		b.Fatal(err)
 	}
-	eng := engine.New(engine.Config{Store: st, Logger: slog.New(slog.DiscardHandler)})
-	if err := eng.Load(context.Background()); err != nil {
-		b.Fatal(err)
-	}
+	eng, _ := accordtest.Engine(b, st)
 	h := &harness{eng: eng, dir: dir}
 	mux := http.NewServeMux()
 	h.srv = httptest.NewServer(mux)

@@ -24,10 +24,10 @@ import (
 	"testing"
 
 	"github.com/accord-chat/accord/core/apierr"
-	"github.com/accord-chat/accord/core/engine"
 	"github.com/accord-chat/accord/core/model"
 	"github.com/accord-chat/accord/core/perm"
 	"github.com/accord-chat/accord/core/store/pebblestore"
+	"github.com/accord-chat/accord/internal/accordtest"
 )
 
 // fzCheckErr fails unless err is nil or a client error in Discord's shape:
@@ -107,7 +107,7 @@ func FuzzDecodeMessageBody(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Cleanup(func() { st.Close() })
-	eng := engine.New(engine.Config{Store: st, Logger: slog.New(slog.DiscardHandler)})
+	eng, _ := accordtest.Engine(f, st)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var body messageBody
 		err := decodeBytes(data, &body)

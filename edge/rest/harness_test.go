@@ -20,7 +20,7 @@ import (
 	"github.com/accord-chat/accord/core/secret"
 	"github.com/accord-chat/accord/edge/auth"
 	"github.com/accord-chat/accord/edge/ratelimit"
-	"github.com/accord-chat/accord/internal/testregion"
+	"github.com/accord-chat/accord/internal/accordtest"
 	"github.com/accord-chat/accord/internal/teststore"
 )
 
@@ -52,7 +52,7 @@ func newHarness(t *testing.T, opts ...harnessOpt) *harness {
 	t.Helper()
 	dir := t.TempDir()
 	st := teststore.Open(t, dir)
-	eng, _ := testregion.Engine(t, st)
+	eng, _ := accordtest.Engine(t, st)
 	h := &harness{t: t, eng: eng, dir: dir}
 	mux := http.NewServeMux()
 	h.srv = httptest.NewServer(mux)

@@ -8,6 +8,7 @@ func (s *Server) routes() {
 	s.handle("POST", "/auth/login", public, s.login)
 	s.handle("POST", "/auth/logout", 0, s.logout)
 	s.handle("POST", "/applications", 0, s.createApplication)
+	s.handle("POST", "/bots", public|operator, s.createBot)
 	s.handle("GET", "/applications/{application_id}", 0, s.getApplication)
 	s.handle("POST", "/applications/{application_id}/bot/reset", 0, s.resetBot)
 	s.handle("GET", "/oauth2/applications/@me", 0, s.currentApplication)

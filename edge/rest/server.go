@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	sh "github.com/accord-chat/accord/core/shard"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/accord-chat/accord/core/apierr"
@@ -102,6 +104,11 @@ type handlerFunc func(r *request) (any, error)
 // Route options.
 const (
 	public = 1 << iota // no Authorization needed
+	// operator routes answer only requests that came through the internal
+	// listener (mutual TLS with a certificate of the region's CA): the
+	// operator's CLI, or another node forwarding one. They are not part
+	// of Discord's API and live under /_accord.
+	operator
 )
 
 // handle registers a route under every API version prefix. pattern uses
@@ -113,6 +120,10 @@ func (s *Server) handle(method, pattern string, opts int, h handlerFunc) {
 		start := time.Now()
 		status := s.serve(w, hr, route, opts, h)
 		s.metrics.observe(route, status, time.Since(start))
+	}
+	if opts&operator != 0 {
+		s.mux.HandleFunc(method+" /_accord"+pattern, fn)
+		return
 	}
 	for _, prefix := range []string{"/api/v10", "/api/v9", "/api"} {
 		s.mux.HandleFunc(method+" "+prefix+pattern, fn)
@@ -141,6 +152,9 @@ func (s *Server) serve(w http.ResponseWriter, hr *http.Request, route string, op
 		hr.Body = io.NopCloser(bytes.NewReader(b))
 	}
 	internal := IsInternal(hr.Context())
+	if opts&operator != 0 && !internal && !IsOperator(hr.Context()) {
+		return writeError(w, apierr.ErrNotFound)
+	}
 	identity := "ip:" + clientIP(hr)
 	if opts&public == 0 {
 		tok, botPrefix := auth.ParseHeader(hr.Header.Get("Authorization"))
@@ -178,7 +192,7 @@ func (s *Server) serve(w http.ResponseWriter, hr *http.Request, route string, op
 		}
 	}
 	out, err := h(r)
-	var nl *engine.NotLeaderError
+	var nl *sh.NotLeaderError
 	if errors.As(err, &nl) {
 		if internal || s.cfg.Forward == nil {
 			// Leadership moved while the request travelled; the
@@ -283,6 +297,21 @@ type internalKey struct{}
 func Internal(ctx context.Context) context.Context {
 	return context.WithValue(ctx, internalKey{}, true)
 }
+
+// Operator marks a request of the operator's CLI that came in over the
+// internal listener: it may use the operator routes, and is forwarded to
+// a shard's leader like any client's.
+func Operator(ctx context.Context) context.Context {
+	return context.WithValue(ctx, operatorKey{}, true)
+}
+
+// IsOperator reports whether Operator marked the request.
+func IsOperator(ctx context.Context) bool {
+	v, _ := ctx.Value(operatorKey{}).(bool)
+	return v
+}
+
+type operatorKey struct{}
 
 // IsInternal reports whether Internal marked the request.
 func IsInternal(ctx context.Context) bool {

@@ -26,6 +26,8 @@ import (
 	"testing"
 	"time"
 
+	sh "github.com/accord-chat/accord/core/shard"
+
 	"github.com/gorilla/websocket"
 
 	"github.com/accord-chat/accord/raftstore"
@@ -209,7 +211,7 @@ func (r *region) leaderOf(key uint64) int {
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	shard := raftstore.ShardOf(key, shards)
+	shard := sh.Of(key, shards)
 	deadline := time.Now().Add(time.Minute)
 	for time.Now().Before(deadline) {
 		for i := 1; i <= r.nodes; i++ {

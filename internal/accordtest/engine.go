@@ -1,9 +1,4 @@
-// Package testregion builds, for tests of the packages above the engine
-// (REST, gateway, client libraries), the engine a node alone runs: a
-// replica of a one-member region, on raftstore's in-memory network. It is
-// the same write path as production (propose, commit, apply, publish);
-// only the Raft transport is in memory.
-package testregion
+package accordtest
 
 import (
 	"context"
@@ -15,7 +10,6 @@ import (
 	"github.com/accord-chat/accord/core/engine"
 	"github.com/accord-chat/accord/core/snowflake"
 	"github.com/accord-chat/accord/core/store"
-	"github.com/accord-chat/accord/edge/replica"
 	"github.com/accord-chat/accord/raftstore"
 )
 
@@ -24,26 +18,26 @@ import (
 const Shards = 4
 
 // Engine returns a loaded engine that is the sole replica of a new
-// region, and a function that shuts the region down (also called when the
-// test ends; calling it twice is fine).
-func Engine(t testing.TB, st store.Store) (*engine.Engine, func()) {
+// region, the engine a node alone runs, for tests of the packages above
+// it (REST, gateway): the same write path as production (propose, commit,
+// apply, publish), with the Raft transport in memory. stop shuts the
+// region down (also called when the test ends; calling it twice is fine).
+func Engine(t testing.TB, st store.Store) (eng *engine.Engine, stop func()) {
 	t.Helper()
 	log := slog.New(slog.DiscardHandler)
-	rep := replica.New(Shards, log)
-	eng := engine.New(engine.Config{Store: st, Logger: log, Replicator: rep, IDs: snowflake.NewGenerator(0, 0)})
-	rep.SetEngine(eng)
+	eng = engine.New(engine.Config{Store: st, Logger: log, Shards: Shards, IDs: snowflake.NewGenerator(0, 0)})
 	if err := eng.Load(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	rn, err := raftstore.NewInmemNetwork().New(raftstore.Config{
-		NodeID: "node-0", Shards: Shards, Bootstrap: true, FSM: rep.FSM, Logger: log,
+		NodeID: "node-0", Shards: Shards, Bootstrap: true, Machine: eng, Logger: log,
 		HeartbeatTimeout: 50 * time.Millisecond, ElectionTimeout: 50 * time.Millisecond,
 		LeaderLeaseTimeout: 50 * time.Millisecond,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep.Attach(rn)
+	eng.Attach(rn)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := rn.Start(ctx); err != nil {
@@ -53,12 +47,7 @@ func Engine(t testing.TB, st store.Store) (*engine.Engine, func()) {
 		t.Fatal(err)
 	}
 	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			rep.Close()
-			_ = rn.Close()
-		})
-	}
+	stop = func() { once.Do(func() { _ = rn.Close() }) }
 	t.Cleanup(stop)
 	return eng, stop
 }
