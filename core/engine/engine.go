@@ -83,6 +83,9 @@ type Engine struct {
 	presence presenceTable
 	shmu     sync.Mutex
 	shards   map[int]*shardPersist
+	// persisters write each shard's committed plans (persist.go).
+	persisters []*persister
+	closeOnce  sync.Once
 }
 
 // entry is one sequencer: a guild or a DM channel.
@@ -126,11 +129,28 @@ func New(cfg Config) *Engine {
 		panic("engine: Config.Shards must be positive")
 	}
 	e.rep = &attached{shards: cfg.Shards}
+	for s := range cfg.Shards {
+		e.persisters = append(e.persisters, newPersister(e, s))
+	}
 	if cfg.Replicator != nil {
 		e.Attach(cfg.Replicator)
 	}
 	e.acct.init()
 	return e
+}
+
+// ErrClosed is returned by reads waiting on an engine that was closed.
+var ErrClosed = errors.New("engine: closed")
+
+// Close stops the engine's goroutines: store writes not yet made are left
+// to the Raft log (the next leader, or this node after a restart, makes
+// them). Call it after the replication that drives the engine stopped.
+func (e *Engine) Close() {
+	e.closeOnce.Do(func() {
+		for _, p := range e.persisters {
+			p.close()
+		}
+	})
 }
 
 // SetPublisher replaces the event publisher (the gateway attaches itself

@@ -61,12 +61,14 @@ func FuzzRestoreShard(f *testing.F) {
 	}
 	f.Add(uint8(0), []byte(`{"v":1,"shard":0,"guilds":[null]}`))
 	f.Add(uint8(1), []byte(`{"v":7,"shard":1}`))
-	fresh := func() *engine.Engine {
-		return engine.New(engine.Config{Store: c.Store, Shards: e.Shards(), Logger: slog.New(slog.DiscardHandler)})
+	fresh := func(t *testing.T) *engine.Engine {
+		e := engine.New(engine.Config{Store: c.Store, Shards: e.Shards(), Logger: slog.New(slog.DiscardHandler)})
+		t.Cleanup(e.Close)
+		return e
 	}
 	f.Fuzz(func(t *testing.T, shard uint8, data []byte) {
 		s := int(shard) % e.Shards()
-		a := fresh()
+		a := fresh(t)
 		before := accordtest.State(t, a)
 		if err := a.RestoreShard(s, bytes.NewReader(data)); err != nil {
 			if got := accordtest.State(t, a); got != before {
@@ -78,7 +80,7 @@ func FuzzRestoreShard(f *testing.F) {
 		if err := a.SnapshotShard(s)(&buf); err != nil {
 			t.Fatalf("snapshot of a restored shard: %v", err)
 		}
-		b := fresh()
+		b := fresh(t)
 		if err := b.RestoreShard(s, &buf); err != nil {
 			t.Fatalf("restore of a restored shard's snapshot: %v", err)
 		}

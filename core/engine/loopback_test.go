@@ -48,6 +48,9 @@ func newTestEngine(t interface{ Cleanup(func()) }, cfg Config) *Engine {
 		e.LeadershipChanged(s, true)
 	}
 	t.Cleanup(func() {
+		// The engine first: its persisters propose watermarks until
+		// they stop, and a proposal must not meet a closed channel.
+		e.Close()
 		for _, ch := range lb.shards {
 			close(ch)
 		}

@@ -209,6 +209,14 @@ func (e *Engine) CreateMessage(ctx context.Context, actor, channelID ID, mp Mess
 	if trimmedLen(mp.Content) == 0 && len(mp.Embeds) == 0 && len(mp.Attachments) == 0 {
 		return nil, apierr.ErrEmptyMessage
 	}
+	if (mp.Reference != nil && mp.Reference.MessageID != 0) || (mp.EnforceNonce && len(mp.Nonce) > 0) {
+		// The plan below reads the replied-to (or the nonce's) message
+		// from the store: it may be one the caller has only seen as an
+		// event so far.
+		if err := e.storeCaughtUp(ctx, channelID); err != nil {
+			return nil, err
+		}
+	}
 	var out *MessageEvent
 	err := e.withChannel(ctx, actor, channelID, func(c *Chan) (*plan, error) {
 		if !textChannel(c.Channel) {
@@ -439,6 +447,9 @@ func (e *Engine) Message(ctx context.Context, actor, channelID, messageID ID) (*
 	if err != nil {
 		return nil, nil, err
 	}
+	if err := e.storeCaughtUp(ctx, channelID); err != nil {
+		return nil, nil, err
+	}
 	m, err := e.loadMessage(ctx, channelID, messageID)
 	return m, cc, err
 }
@@ -461,23 +472,30 @@ func (e *Engine) Messages(ctx context.Context, actor, channelID ID, q store.Mess
 	return msgs, cc, err
 }
 
-// mayFillHot reports whether a store read can seed the channel's ring.
-// Only where the store is known to hold everything applied: the leader
-// of the channel's shard, which writes before it applies. A follower's
-// store may lag its applied log by the leader's write.
-func (e *Engine) mayFillHot(channelID ID) bool {
+// mayFillHot reports whether a store read can seed the channel's ring,
+// and waits until it can: only where the store is known to hold
+// everything applied, the leader of the channel's shard once its
+// persister has caught up with the apply. A follower's store may lag its
+// applied log by the leader's write.
+func (e *Engine) mayFillHot(ctx context.Context, channelID ID) bool {
 	key := e.ChannelGuild(channelID)
 	if key == 0 {
 		key = AccountKey
 	}
-	ok, _ := e.leads(e.shardOf(key))
-	return ok
+	shard := e.shardOf(key)
+	if ok, _ := e.leads(shard); !ok {
+		return false
+	}
+	return e.waitPersisted(ctx, shard) == nil
 }
 
 // history reads a page, serving the latest page from the hot ring when it
 // can and filling the ring on a miss.
 func (e *Engine) history(ctx context.Context, channelID ID, q store.MessageQuery) ([]*model.Message, error) {
 	if q.Before != 0 || q.After != 0 || q.Around != 0 {
+		if err := e.storeCaughtUp(ctx, channelID); err != nil {
+			return nil, err
+		}
 		return e.st.ListMessages(ctx, channelID, q)
 	}
 	limit := q.Limit
@@ -488,11 +506,12 @@ func (e *Engine) history(ctx context.Context, channelID ID, q store.MessageQuery
 	if ok {
 		return msgs, nil
 	}
+	fill := e.mayFillHot(ctx, channelID) // before the read: it must see what the ring saw
 	all, err := e.st.ListMessages(ctx, channelID, store.MessageQuery{Limit: hotCap})
 	if err != nil {
 		return nil, err
 	}
-	if e.mayFillHot(channelID) {
+	if fill {
 		e.hot.fill(channelID, version, all, len(all) < hotCap)
 	}
 	if len(all) > limit {
@@ -563,6 +582,9 @@ func (e *Engine) Pins(ctx context.Context, actor, channelID ID) ([]*model.Messag
 	}
 	if !cc.Has(perm.ReadMessageHistory) {
 		return []*model.Message{}, cc, nil
+	}
+	if err := e.storeCaughtUp(ctx, channelID); err != nil {
+		return nil, nil, err
 	}
 	msgs, err := e.st.ListPins(ctx, channelID)
 	if err != nil {

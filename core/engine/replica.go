@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -52,6 +53,15 @@ func (e *Engine) Attach(r Replicator) {
 	}
 	if !e.rep.p.CompareAndSwap(nil, &r) {
 		panic("engine: Attach called twice")
+	}
+	// Raft may have elected this node and replayed its log before Attach
+	// (a restart): those applies did not see a leader, and the watermark
+	// LeadershipChanged proposed went nowhere. Propose it again, so the
+	// first apply as leader starts the persister's term.
+	for s := range r.Shards() {
+		if r.IsLeader(s) {
+			e.proposeWatermark(s, e.watermark(s))
+		}
 	}
 }
 
@@ -125,16 +135,14 @@ const (
 // Store writes are idempotent puts and deletes, so writing twice is
 // invisible to clients.
 type shardPersist struct {
-	mu            sync.Mutex
-	pending       []pendingPlan
-	watermark     uint64 // last watermark applied
-	persisted     uint64 // highest index this node wrote (as leader)
-	proposedWM    uint64 // highest watermark this node proposed
-	lastProposeAt time.Time
-	applied       uint64
-	lastTS        int64 // newest op write time stamped or applied
-	// synced waits until the last asynchronous store write is durable.
-	synced func() error
+	mu        sync.Mutex
+	pending   []pendingPlan
+	watermark uint64 // last watermark applied
+	applied   uint64
+	lastTS    int64 // newest op write time stamped or applied
+	// leading is whether the apply goroutine last saw this node lead the
+	// shard (it starts and ends the persister's terms in log order).
+	leading bool
 }
 
 type pendingPlan struct {
@@ -166,11 +174,22 @@ func (e *Engine) sequenceReplicated(ctx context.Context, en *entry, fn func() (*
 		if ok, _ := e.leads(shard); !ok {
 			return e.notLeader(shard)
 		}
+		// A plan that reads the store (edits, deletes, reactions) must
+		// see every applied write; after a leader change the store may
+		// still lack some (the new leader rewrites them first).
+		durable := e.persistedAll(shard)
 		en.mu.Lock()
 		p, err := fn()
 		if err != nil || p == nil || (p.empty() && len(p.events) == 0) {
 			en.mu.Unlock()
 			return err
+		}
+		if !durable && !p.appendOnly() {
+			en.mu.Unlock()
+			if err := e.waitPersisted(ctx, shard); err != nil {
+				return err
+			}
+			continue
 		}
 		if en.inflight > 0 && !p.appendOnly() {
 			if en.drained == nil {
@@ -203,6 +222,13 @@ func (e *Engine) sequenceReplicated(ctx context.Context, en *entry, fn func() (*
 		// is applied or known to have failed, and Raft resolves every
 		// future (commit, lost leadership or shutdown).
 		err = wait()
+		if err == nil {
+			// Acknowledged means in the store: a reply, or a plan of this
+			// guild evaluated after the drain below, may read it there.
+			// If this node stops leading meanwhile the entry is still
+			// committed, and the next leader writes it before its reads.
+			_ = e.waitPersisted(context.WithoutCancel(ctx), shard)
+		}
 		en.mu.Lock()
 		en.inflight--
 		if en.inflight == 0 && en.drained != nil {
@@ -247,18 +273,22 @@ func (e *Engine) proposeGlobal(p *plan) error {
 	if err := e.rep.Propose(shard, data)(); err != nil {
 		return fmt.Errorf("replicate: %w", err)
 	}
+	// The caller's next account write (and its reply) may read this one
+	// from the store.
+	// It is committed whatever this returns (see sequenceReplicated).
+	_ = e.waitPersisted(context.Background(), shard)
 	return nil
 }
 
 // ApplyCommitted applies a shard's committed entries in log order: state,
 // indexes and hot rings change, the events go to the publisher, and the
-// shard leader writes the ops to the store. It is the only place a
-// replica's state changes (raftstore.StateMachine). The leader writes
-// before it applies: a read that finds an entry's effect in memory then
-// finds it in the store too, which is what lets a history read fill a hot
-// ring from the store. An entry it cannot decode stops it there: it
-// applies the entries before it and reports the error, and raftstore
-// halts the shard rather than let this node skip what others apply.
+// shard leader queues the ops for the store (persist.go). It is the only
+// place a replica's state changes (raftstore.StateMachine), and it never
+// waits for the store: proposers wait for the write before they
+// acknowledge, and reads that must see it wait for it (storeCaughtUp).
+// An entry it cannot decode stops it there: it applies the entries
+// before it and reports the error, and raftstore halts the shard rather
+// than let this node skip what others apply.
 func (e *Engine) ApplyCommitted(shard int, entries []sh.Entry) (int, error) {
 	sp := e.shardState(shard)
 	isLeader := e.rep.IsLeader(shard)
@@ -276,18 +306,31 @@ func (e *Engine) ApplyCommitted(shard int, entries []sh.Entry) (int, error) {
 			plans = append(plans, pendingPlan{Index: c.Index, Ops: le.Ops})
 		}
 	}
-	if len(plans) > 0 {
-		sp.mu.Lock()
-		sp.pending = append(sp.pending, plans...)
-		for _, pp := range plans {
-			for _, op := range pp.Ops {
-				sp.lastTS = max(sp.lastTS, op.TS)
-			}
-		}
-		sp.mu.Unlock()
+	per := e.persisters[shard]
+	sp.mu.Lock()
+	if isLeader != sp.leading {
+		sp.leading = isLeader
 		if isLeader {
-			e.persist(shard, sp, plans)
+			// Leadership gained: what the last watermark does not cover
+			// may be missing from the store; this node writes it first.
+			per.lead(sp.watermark, slices.Clone(sp.pending))
+		} else {
+			per.follow()
 		}
+	}
+	sp.pending = append(sp.pending, plans...)
+	for _, pp := range plans {
+		for _, op := range pp.Ops {
+			sp.lastTS = max(sp.lastTS, op.TS)
+		}
+	}
+	sp.mu.Unlock()
+	if isLeader && len(decoded) > 0 {
+		var ops []store.Op
+		for _, pp := range plans {
+			ops = append(ops, pp.Ops...)
+		}
+		per.add(entries[len(decoded)-1].Index, ops)
 	}
 	for i, le := range decoded {
 		switch le.Kind {
@@ -353,93 +396,35 @@ func (e *Engine) stamp(shard int, ops []store.Op) {
 	}
 }
 
-// persist writes plans to the store in log order and, now and then,
-// records the watermark in the log.
-func (e *Engine) persist(shard int, sp *shardPersist, plans []pendingPlan) {
-	sp.mu.Lock()
-	var b store.Batch
-	last := uint64(0)
-	for _, pp := range plans {
-		if pp.Index <= sp.persisted {
-			continue
-		}
-		b.Add(pp.Ops...)
-		last = pp.Index
-	}
-	sp.mu.Unlock()
-	if last == 0 {
-		return
-	}
-	// The plans are committed in the Raft log on a quorum already; a
-	// failed write leaves them pending for the next attempt (the next
-	// apply or leadership change), not lost.
-	if e.async != nil {
-		// The Raft log is the durable copy: the store write need not be
-		// synced before the apply goes on, only before a snapshot lets
-		// Raft drop these entries (SnapshotShard waits for it).
-		w, err := e.async.CommitAsync(context.Background(), &b)
-		if err != nil {
-			e.log.Error("persist committed entries", "shard", shard, "through", last, "err", err)
-			return
-		}
-		if w != nil {
-			wait := sync.OnceValue(w) // waited for here and by a snapshot
-			sp.mu.Lock()
-			sp.synced = wait
-			sp.mu.Unlock()
-			go func() {
-				if err := wait(); err != nil {
-					// The store cannot make writes durable; a node that
-					// cannot persist must stop (its log replays them).
-					e.log.Error("store sync failed", "shard", shard, "err", err)
-					panic(fmt.Sprintf("accord: store sync failed: %v", err))
-				}
-			}()
-		}
-	} else if err := e.st.Commit(context.Background(), &b); err != nil {
-		e.log.Error("persist committed entries", "shard", shard, "through", last, "err", err)
-		return
-	}
-	sp.mu.Lock()
-	sp.persisted = last
-	due := last-sp.proposedWM >= watermarkEntries || time.Since(sp.lastProposeAt) >= watermarkPeriod
-	if due {
-		sp.proposedWM = last
-		sp.lastProposeAt = time.Now()
-	}
-	sp.mu.Unlock()
-	if due {
-		e.proposeWatermark(shard, last)
-	}
-}
-
-func (e *Engine) proposeWatermark(shard int, index uint64) {
-	data, err := encodeEntry(&logEntry{Kind: entryWatermark, Watermark: index})
-	if err != nil {
-		return
-	}
-	wait := e.rep.Propose(shard, data)
-	// Nobody waits for a watermark: losing one only means the next
-	// leader writes a few plans again.
-	go func() { _ = wait() }()
-}
-
-// LeadershipChanged is called when this node gains or loses a shard's
-// leadership. A new leader writes every plan past the last watermark:
-// the previous leader may have died before persisting them.
+// LeadershipChanged is told when this node gains or loses a shard's
+// leadership (on raftstore's watcher goroutine). A new leader writes every
+// plan past the last watermark, since the previous leader may have died
+// before persisting them; that starts on the apply goroutine, in log
+// order, at the first entry applied as leader, so a gain proposes an
+// entry (a watermark that changes nothing) to make one come.
 func (e *Engine) LeadershipChanged(shard int, leader bool) {
+	sp := e.shardState(shard)
 	if !leader {
+		// Under sp.mu, so that the apply goroutine starts a new term at
+		// the next gain even if it never applied as a follower meanwhile.
+		sp.mu.Lock()
+		sp.leading = false
+		e.persisters[shard].follow()
+		sp.mu.Unlock()
 		return
 	}
+	sp.mu.Lock()
+	wm, pending := sp.watermark, len(sp.pending)
+	sp.mu.Unlock()
+	e.log.Info("shard leadership gained", "shard", shard, "pending", pending)
+	e.proposeWatermark(shard, wm)
+}
+
+func (e *Engine) watermark(shard int) uint64 {
 	sp := e.shardState(shard)
 	sp.mu.Lock()
-	plans := append([]pendingPlan(nil), sp.pending...)
-	sp.persisted = sp.watermark
-	sp.mu.Unlock()
-	e.log.Info("shard leadership gained", "shard", shard, "pending", len(plans))
-	if len(plans) > 0 {
-		e.persist(shard, sp, plans)
-	}
+	defer sp.mu.Unlock()
+	return sp.watermark
 }
 
 // applyOps applies one entry's ops under the lock of the sequencer entry

@@ -45,17 +45,10 @@ type ringSnapshot struct {
 // them later, while applies go on.
 func (e *Engine) SnapshotShard(shard int) func(w io.Writer) error {
 	snap := &shardSnapshot{Shard: shard}
+	// No wait for the store: Raft may drop the log up to this snapshot,
+	// and what the store may lack of it is in Pending (the watermark only
+	// names durable writes, see persist.go).
 	sp := e.shardState(shard)
-	sp.mu.Lock()
-	synced := sp.synced
-	sp.mu.Unlock()
-	if synced != nil {
-		// Raft may drop the log up to this snapshot: what the leader
-		// wrote to the store must be on disk first.
-		if err := synced(); err != nil {
-			return func(io.Writer) error { return fmt.Errorf("shard %d snapshot: store sync: %w", shard, err) }
-		}
-	}
 	sp.mu.Lock()
 	snap.Applied, snap.Watermark, snap.LastTS = sp.applied, sp.watermark, sp.lastTS
 	snap.Pending = append([]pendingPlan(nil), sp.pending...)
@@ -338,7 +331,6 @@ func (e *Engine) RestoreShard(shard int, r io.Reader) error {
 	sp.mu.Lock()
 	sp.applied, sp.watermark, sp.lastTS = snap.Applied, snap.Watermark, snap.LastTS
 	sp.pending = snap.Pending
-	sp.persisted = snap.Watermark
 	sp.mu.Unlock()
 	e.log.Info("shard restored from snapshot", "shard", shard, "index", snap.Applied, "guilds", len(snap.Guilds), "pending", len(snap.Pending))
 	return nil

@@ -90,11 +90,13 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, error
 	// The store holds what was persisted; the Raft groups then restore
 	// their snapshots over it and replay their logs, both idempotent.
 	if err := n.engine.Load(ctx); err != nil {
+		n.engine.Close()
 		st.Close()
 		return nil, err
 	}
 	n.raft, err = openRegion(ctx, cfg, log, n.engine)
 	if err != nil {
+		n.engine.Close()
 		st.Close()
 		return nil, fmt.Errorf("region: %w", err)
 	}
@@ -241,6 +243,7 @@ func (n *Node) closeRegion() {
 	if err := n.raft.Close(); err != nil {
 		n.log.Warn("close raft", "err", err)
 	}
+	n.engine.Close()
 }
 
 // Raft exposes the node's Raft groups (admin commands, tests).

@@ -152,6 +152,7 @@ func (c *Cluster) AddMember() *Member {
 func (c *Cluster) Stop(m *Member) {
 	if !m.stopped.Swap(true) {
 		_ = m.Node.Close()
+		m.Engine.Close()
 	}
 }
 

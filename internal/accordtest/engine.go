@@ -47,7 +47,12 @@ func Engine(t testing.TB, st store.Store) (eng *engine.Engine, stop func()) {
 		t.Fatal(err)
 	}
 	var once sync.Once
-	stop = func() { once.Do(func() { _ = rn.Close() }) }
+	stop = func() {
+		once.Do(func() {
+			_ = rn.Close()
+			eng.Close()
+		})
+	}
 	t.Cleanup(stop)
 	return eng, stop
 }
