@@ -90,10 +90,12 @@ func (e *Engine) Shards() int { return e.rep.Shards() }
 // ShardOf is the shard of a guild, or of AccountKey.
 func (e *Engine) ShardOf(key ID) int { return e.shardOf(key) }
 
-// ReplicateSessions proposes session changes to the account shard. It
-// does not wait for them: resume state trails the session by design, and
-// the gateway copes with the tail it lacks. Off the shard's leader it is
-// forwarded to the leader.
+// ReplicateSessions proposes session changes to the account shard and
+// returns once they are committed and applied here; off the shard's
+// leader it is forwarded to the leader. The gateway calls it on
+// goroutines of its own, never on a session's dispatch path: resume state
+// trails the session by design, and the gateway copes with the tail it
+// lacks.
 func (e *Engine) ReplicateSessions(ctx context.Context, u SessionUpdate) error {
 	if u.empty() {
 		return nil

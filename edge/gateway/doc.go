@@ -22,6 +22,8 @@
 // goroutine blocked in gorilla's reader instead, and off Linux and for
 // TLS a goroutine started per batch of frames writes them.
 //
-// The package never writes state: it reads the engine and forwards client
-// requests (presence, voice state) to the components that own them.
+// The package holds no state of its own beyond sessions: it reads the
+// engine, and what clients change (presence, voice state, the session
+// records a resume on another node needs) it hands to the engine, which
+// replicates it; it never touches the store or Raft.
 package gateway
