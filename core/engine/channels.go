@@ -113,6 +113,23 @@ func (e *Engine) withChannel(ctx context.Context, actor, channelID ID, fn func(c
 	})
 }
 
+// withChannelReads is withChannel for a plan that reads the store: it
+// reads through rd, never under the sequencer's lock (reads.go).
+func (e *Engine) withChannelReads(ctx context.Context, actor, channelID ID, fn func(c *Chan, rd *reads) (*plan, error)) error {
+	en, ok := e.locate(channelID)
+	if !ok {
+		return apierr.ErrUnknownChannel
+	}
+	rd := e.newReads()
+	return e.sequenceReplicated(ctx, en, rd, func() (*plan, error) {
+		c, err := chanFor(en, actor, channelID)
+		if err != nil {
+			return nil, err
+		}
+		return fn(c, rd)
+	})
+}
+
 // ChannelParams describes a new guild channel.
 type ChannelParams struct {
 	Name                 string

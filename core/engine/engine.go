@@ -99,6 +99,9 @@ type entry struct {
 	// when that drops to zero.
 	inflight int
 	drained  chan struct{}
+	// version counts the applied entries that may change what a plan
+	// read from the store (all but new messages; reads.go).
+	version uint64
 }
 
 // New builds an Engine. Call Load before serving.
@@ -278,7 +281,7 @@ func (e *Engine) entry(guildID ID) *entry {
 // the shard's leader, propose the plan, wait for it to be applied here
 // (see sequenceReplicated).
 func (e *Engine) sequence(ctx context.Context, en *entry, fn func() (*plan, error)) error {
-	return e.sequenceReplicated(ctx, en, fn)
+	return e.sequenceReplicated(ctx, en, nil, fn)
 }
 
 func (e *Engine) publish(events []Event) {

@@ -209,16 +209,8 @@ func (e *Engine) CreateMessage(ctx context.Context, actor, channelID ID, mp Mess
 	if trimmedLen(mp.Content) == 0 && len(mp.Embeds) == 0 && len(mp.Attachments) == 0 {
 		return nil, apierr.ErrEmptyMessage
 	}
-	if (mp.Reference != nil && mp.Reference.MessageID != 0) || (mp.EnforceNonce && len(mp.Nonce) > 0) {
-		// The plan below reads the replied-to (or the nonce's) message
-		// from the store: it may be one the caller has only seen as an
-		// event so far.
-		if err := e.storeCaughtUp(ctx, channelID); err != nil {
-			return nil, err
-		}
-	}
 	var out *MessageEvent
-	err := e.withChannel(ctx, actor, channelID, func(c *Chan) (*plan, error) {
+	err := e.withChannelReads(ctx, actor, channelID, func(c *Chan, rd *reads) (*plan, error) {
 		if !textChannel(c.Channel) {
 			return nil, apierr.ErrNotTextChannel
 		}
@@ -239,7 +231,11 @@ func (e *Engine) CreateMessage(ctx context.Context, actor, channelID ID, mp Mess
 		if mp.EnforceNonce && len(mp.Nonce) > 0 {
 			nk = nonceKey{author: actor, channel: channelID, nonce: string(mp.Nonce)}
 			if id, ok := e.nonces.get(nk, e.now()); ok {
-				if prev, err := e.st.GetMessage(ctx, channelID, id); err == nil {
+				prev, err := rd.lookup(channelID, id)
+				if errors.Is(err, errMustRead) {
+					return nil, err
+				}
+				if err == nil {
 					out = &MessageEvent{Message: prev}
 					return nil, nil
 				}
@@ -258,7 +254,7 @@ func (e *Engine) CreateMessage(ctx context.Context, actor, channelID ID, mp Mess
 			if ref.ChannelID != 0 && ref.ChannelID != channelID {
 				return nil, apierr.InvalidForm("message_reference", "REPLIES_CANNOT_REFERENCE_OTHER_CHANNEL", "Cannot reply to a message in another channel.")
 			}
-			target, err := e.st.GetMessage(ctx, channelID, ref.MessageID)
+			target, err := rd.lookup(channelID, ref.MessageID)
 			if errors.Is(err, store.ErrNotFound) {
 				return nil, apierr.InvalidForm("message_reference", "REPLIES_UNKNOWN_MESSAGE", "Unknown message")
 			}
@@ -314,8 +310,8 @@ func (e *Engine) EditMessage(ctx context.Context, actor, channelID, messageID ID
 		return nil, err
 	}
 	var out *MessageEvent
-	err := e.withChannel(ctx, actor, channelID, func(c *Chan) (*plan, error) {
-		old, err := e.loadMessage(ctx, channelID, messageID)
+	err := e.withChannelReads(ctx, actor, channelID, func(c *Chan, rd *reads) (*plan, error) {
+		old, err := rd.message(channelID, messageID)
 		if err != nil {
 			return nil, err
 		}
@@ -353,17 +349,27 @@ func (e *Engine) EditMessage(ctx context.Context, actor, channelID, messageID ID
 		}
 		now := e.Now()
 		m.EditedTimestamp = &now
+		// The event carries the replied-to message, so that rendering
+		// it (on every replica, as it applies) reads nothing.
+		var target *model.Message
+		if ref := m.MessageReference; ref != nil && m.Type == model.MessageReply {
+			t, err := rd.lookup(channelID, ref.MessageID)
+			if errors.Is(err, errMustRead) {
+				return nil, err
+			}
+			if err == nil {
+				target = t
+			}
+		}
 		if mp.Content != nil {
 			// A reply keeps pinging the author it answered if it did so.
 			var replyAuthor ID
-			if ref := m.MessageReference; ref != nil {
-				if t, err := e.st.GetMessage(ctx, channelID, ref.MessageID); err == nil && hasID(old.Mentions, t.AuthorID) {
-					replyAuthor = t.AuthorID
-				}
+			if target != nil && hasID(old.Mentions, target.AuthorID) {
+				replyAuthor = target.AuthorID
 			}
 			e.resolveMentions(c, &m, mp.AllowedMentions, replyAuthor)
 		}
-		out = &MessageEvent{Message: &m}
+		out = &MessageEvent{Message: &m, Referenced: target}
 		p := &plan{}
 		p.op(store.Op{Kind: store.OpPutMessage, GuildID: m.GuildID, ChannelID: channelID, ID: m.ID, Message: &m})
 		p.emit(Event{Type: "MESSAGE_UPDATE", GuildID: m.GuildID, ChannelID: channelID, UserIDs: c.Channel.Recipients, Data: out})
@@ -375,8 +381,8 @@ func (e *Engine) EditMessage(ctx context.Context, actor, channelID, messageID ID
 // DeleteMessage deletes a message: its author may, others need
 // MANAGE_MESSAGES (never in DMs).
 func (e *Engine) DeleteMessage(ctx context.Context, actor, channelID, messageID ID) error {
-	return e.withChannel(ctx, actor, channelID, func(c *Chan) (*plan, error) {
-		m, err := e.loadMessage(ctx, channelID, messageID)
+	return e.withChannelReads(ctx, actor, channelID, func(c *Chan, rd *reads) (*plan, error) {
+		m, err := rd.message(channelID, messageID)
 		if err != nil {
 			return nil, err
 		}
@@ -410,7 +416,7 @@ func (e *Engine) BulkDelete(ctx context.Context, actor, channelID ID, ids []ID) 
 			return apierr.ErrBulkTooOld
 		}
 	}
-	return e.withChannel(ctx, actor, channelID, func(c *Chan) (*plan, error) {
+	return e.withChannelReads(ctx, actor, channelID, func(c *Chan, rd *reads) (*plan, error) {
 		if c.State == nil {
 			return nil, apierr.ErrDMChannel
 		}
@@ -420,8 +426,10 @@ func (e *Engine) BulkDelete(ctx context.Context, actor, channelID ID, ids []ID) 
 		p := &plan{}
 		var deleted []ID
 		for _, id := range uniq {
-			if _, err := e.st.GetMessage(ctx, channelID, id); err != nil {
-				if errors.Is(err, store.ErrNotFound) {
+			// Every lookup is asked for before the first answer is
+			// needed, so all are read in one round.
+			if _, err := rd.lookup(channelID, id); err != nil {
+				if errors.Is(err, store.ErrNotFound) || errors.Is(err, errMustRead) {
 					continue
 				}
 				return nil, err
@@ -522,11 +530,11 @@ func (e *Engine) history(ctx context.Context, channelID ID, q store.MessageQuery
 
 // SetPinned pins or unpins a message (PIN_MESSAGES).
 func (e *Engine) SetPinned(ctx context.Context, actor, channelID, messageID ID, pinned bool) error {
-	return e.withChannel(ctx, actor, channelID, func(c *Chan) (*plan, error) {
+	return e.withChannelReads(ctx, actor, channelID, func(c *Chan, rd *reads) (*plan, error) {
 		if err := c.require(perm.PinMessages); err != nil {
 			return nil, err
 		}
-		m, err := e.loadMessage(ctx, channelID, messageID)
+		m, err := rd.message(channelID, messageID)
 		if err != nil {
 			return nil, err
 		}
@@ -534,7 +542,7 @@ func (e *Engine) SetPinned(ctx context.Context, actor, channelID, messageID ID, 
 			return nil, nil
 		}
 		if pinned {
-			pins, err := e.st.ListPins(ctx, channelID)
+			pins, err := rd.pinned(channelID)
 			if err != nil {
 				return nil, err
 			}
@@ -552,7 +560,7 @@ func (e *Engine) SetPinned(ctx context.Context, actor, channelID, messageID ID, 
 			nc.LastPinTimestamp = &now
 		} else {
 			// The channel's last pin is now the newest remaining one.
-			pins, err := e.st.ListPins(ctx, channelID)
+			pins, err := rd.pinned(channelID)
 			if err != nil {
 				return nil, err
 			}

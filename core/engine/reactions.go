@@ -70,15 +70,15 @@ func (e *Engine) AddReaction(ctx context.Context, actor, channelID, messageID ID
 	if !ValidEmoji(emoji) {
 		return apierr.ErrUnknownEmoji
 	}
-	return e.withChannel(ctx, actor, channelID, func(c *Chan) (*plan, error) {
+	return e.withChannelReads(ctx, actor, channelID, func(c *Chan, rd *reads) (*plan, error) {
 		if err := c.require(perm.ReadMessageHistory); err != nil {
 			return nil, err
 		}
-		m, err := e.loadMessage(ctx, channelID, messageID)
+		m, err := rd.message(channelID, messageID)
 		if err != nil {
 			return nil, err
 		}
-		has, err := e.st.HasReaction(ctx, channelID, messageID, emoji, actor)
+		has, err := rd.hasReaction(channelID, messageID, emoji, actor)
 		if err != nil || has {
 			return nil, err
 		}
@@ -111,15 +111,15 @@ func (e *Engine) RemoveReaction(ctx context.Context, actor, channelID, messageID
 	if !ValidEmoji(emoji) {
 		return apierr.ErrUnknownEmoji
 	}
-	return e.withChannel(ctx, actor, channelID, func(c *Chan) (*plan, error) {
+	return e.withChannelReads(ctx, actor, channelID, func(c *Chan, rd *reads) (*plan, error) {
 		if userID != actor && (c.State == nil || !c.Has(perm.ManageMessages)) {
 			return nil, apierr.ErrMissingPermissions
 		}
-		m, err := e.loadMessage(ctx, channelID, messageID)
+		m, err := rd.message(channelID, messageID)
 		if err != nil {
 			return nil, err
 		}
-		has, err := e.st.HasReaction(ctx, channelID, messageID, emoji, userID)
+		has, err := rd.hasReaction(channelID, messageID, emoji, userID)
 		if err != nil || !has {
 			return nil, err
 		}
@@ -140,14 +140,14 @@ func (e *Engine) ClearReactions(ctx context.Context, actor, channelID, messageID
 	if emoji != "" && !ValidEmoji(emoji) {
 		return apierr.ErrUnknownEmoji
 	}
-	return e.withChannel(ctx, actor, channelID, func(c *Chan) (*plan, error) {
+	return e.withChannelReads(ctx, actor, channelID, func(c *Chan, rd *reads) (*plan, error) {
 		if c.State == nil {
 			return nil, apierr.ErrDMChannel
 		}
 		if err := c.require(perm.ManageMessages); err != nil {
 			return nil, err
 		}
-		m, err := e.loadMessage(ctx, channelID, messageID)
+		m, err := rd.message(channelID, messageID)
 		if err != nil {
 			return nil, err
 		}

@@ -168,7 +168,11 @@ func (e *Engine) shardState(shard int) *shardPersist {
 // state the in-flight entries will produce. Any other plan waits until
 // the guild has nothing in flight and is evaluated again, so it never
 // plans against state that is about to change.
-func (e *Engine) sequenceReplicated(ctx context.Context, en *entry, fn func() (*plan, error)) error {
+//
+// A plan given rd reads the store through it: the reads it asks for are
+// made here, without the lock, and the plan is evaluated again with the
+// answers (reads.go).
+func (e *Engine) sequenceReplicated(ctx context.Context, en *entry, rd *reads, fn func() (*plan, error)) error {
 	shard := e.shardOf(en.key)
 	for {
 		if ok, _ := e.leads(shard); !ok {
@@ -179,12 +183,32 @@ func (e *Engine) sequenceReplicated(ctx context.Context, en *entry, fn func() (*
 		// still lack some (the new leader rewrites them first).
 		durable := e.persistedAll(shard)
 		en.mu.Lock()
+		if rd != nil {
+			if rd.version != en.version {
+				rd.reset(en.version)
+			}
+			rd.want = rd.want[:0]
+		}
 		p, err := fn()
+		if rd != nil && len(rd.want) > 0 {
+			want := slices.Clone(rd.want)
+			en.mu.Unlock()
+			if err := e.waitPersisted(ctx, shard); err != nil {
+				return err
+			}
+			for _, read := range want {
+				read(ctx)
+			}
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			continue
+		}
 		if err != nil || p == nil || (p.empty() && len(p.events) == 0) {
 			en.mu.Unlock()
 			return err
 		}
-		if !durable && !p.appendOnly() {
+		if !durable && !p.appendOnly() && rd == nil { // rd's reads waited for the store already
 			en.mu.Unlock()
 			if err := e.waitPersisted(ctx, shard); err != nil {
 				return err
@@ -452,6 +476,9 @@ func (e *Engine) applyOps(ops []store.Op) []Event {
 		}
 		e.applyOp(en, op)
 		e.observeIDs(op)
+		if en != nil && (op.Kind != store.OpPutMessage || !op.New) {
+			en.version++ // answers a plan read from the store may be stale
+		}
 	}
 	if held != nil {
 		held.mu.Unlock()

@@ -87,7 +87,12 @@ func (rd *renderer) message(m *model.Message, ref *model.Message) *discord.Messa
 		out.Mentions = append(out.Mentions, mu)
 	}
 	for _, r := range m.Reactions {
-		me, _ := rd.s.eng.Store().HasReaction(rd.ctx, m.ChannelID, m.ID, r.Emoji, rd.viewer)
+		// No viewer (a gateway event, rendered once for everyone): "me"
+		// is false, and nothing is read on the apply goroutine.
+		me := false
+		if rd.viewer != 0 {
+			me, _ = rd.s.eng.Store().HasReaction(rd.ctx, m.ChannelID, m.ID, r.Emoji, rd.viewer)
+		}
 		out.Reactions = append(out.Reactions, discord.Reaction{
 			Count: r.Count, CountDetails: discord.ReactionCountDetails{Normal: r.Count}, Me: me,
 			Emoji: discord.EmojiFromKey(r.Emoji), BurstColors: []string{},
@@ -115,12 +120,11 @@ func (rd *renderer) messages(msgs []*model.Message) []*discord.Message {
 }
 
 // RenderMessageEvent renders a MESSAGE_CREATE/UPDATE payload for the
-// gateway, which shares the REST shapes.
+// gateway, which shares the REST shapes. The gateway calls it as entries
+// apply, so it reads nothing from the store: the event carries the
+// replied-to message (nil: it was deleted, and renders as null).
 func (s *Server) RenderMessageEvent(ctx context.Context, viewer ID, ev *engine.MessageEvent) *discord.Message {
 	ref := ev.Referenced
-	if mr := ev.Message.MessageReference; ref == nil && mr != nil && ev.Message.Type == model.MessageReply {
-		ref, _ = s.eng.Store().GetMessage(ctx, ev.Message.ChannelID, mr.MessageID)
-	}
 	rd := s.newRenderer(ctx, viewer, ev.Message.GuildID, ev.Message, ref)
 	return rd.message(ev.Message, ref)
 }
