@@ -15,6 +15,34 @@
 // store, off the apply goroutine (persist.go); a command is acknowledged
 // once the store has it. Proposer-evaluated commands, as in CockroachDB.
 //
+// # Goroutines
+//
+// Like raft.FSM's, the contract is about who calls what:
+//
+//   - Commands (CreateMessage, AddReaction, …) run on their callers'
+//     goroutines, many at once. Each evaluates its plan under its
+//     sequencer's lock (entry.mu), proposes, drops the lock, and waits for
+//     the entry to be applied here and written to the store. A plan never
+//     reads the store under the lock: it asks a reads (reads.go), and the
+//     reads are made with the lock dropped.
+//   - ApplyCommitted runs on raftstore's apply goroutine, one per shard,
+//     in log order. It takes sequencer locks only to change state, never
+//     waits for the store (the leader's persister writes it, persist.go),
+//     and calls Publisher.Publish, which must not block on the network
+//     nor read the store (the gateway queues frames per connection and
+//     renders from the event).
+//   - Each shard's persister runs two goroutines of its own, and each
+//     store write one more; Close stops them.
+//   - LeadershipChanged runs on raftstore's watcher goroutine.
+//
+// # Lock order
+//
+// acct.wmu (account writes) before a sequencer's entry.mu, before the
+// node-wide indexes (gmu, chmu, the accounts', presence and session
+// tables, the hot rings); a shard's shardPersist.mu before its
+// persister's mu. Nobody holds entry.mu or shardPersist.mu while waiting
+// for a proposal, the store or a persister.
+//
 // The package never speaks HTTP, WebSocket or JSON to clients and never
 // touches Raft: callers (edge/rest, edge/gateway) parse requests into the
 // parameter structs here and render the model values it returns, and

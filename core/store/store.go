@@ -78,10 +78,12 @@ type MessageStore interface {
 }
 
 // AsyncCommitter is implemented by stores that can fix a batch's place in
-// the commit order now and make it durable later. The guild sequencer uses
-// it so that it does not hold a guild's lock across an fsync: it orders the
-// batch under the lock, releases the lock, then waits. Batches committed
-// this way become durable in the order CommitAsync was called.
+// the commit order now and make it durable later (Pebble: one fsync for
+// many batches). The engine's persister uses it to keep several batches in
+// flight in log order; batches committed this way become durable in the
+// order CommitAsync was called. A store without it gets concurrent Commit
+// calls instead (Cassandra): every op then carries its write time (Op.TS),
+// so the order in which they land does not matter.
 type AsyncCommitter interface {
 	CommitAsync(ctx context.Context, b *Batch) (wait func() error, err error)
 }
