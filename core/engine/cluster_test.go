@@ -181,14 +181,14 @@ func TestLeaderFailureLosesNothingAcknowledged(t *testing.T) {
 			}
 		})
 	}
-	waitFor(t, "20 messages acknowledged before the leader dies", func() bool { return count() >= 20 })
+	accordtest.WaitFor(t, "20 messages acknowledged before the leader dies", func() bool { return count() >= 20 })
 	leader := c.LeaderOf(c.ShardOf(gid))
 	if leader == nil {
 		t.Fatal("no leader")
 	}
 	c.Stop(leader)
 	before := count()
-	waitFor(t, "20 more acknowledged by the new leader", func() bool { return count() >= before+20 })
+	accordtest.WaitFor(t, "20 more acknowledged by the new leader", func() bool { return count() >= before+20 })
 	close(stop)
 	wg.Wait()
 	checkAcked(t, c, ch, acked)
@@ -215,7 +215,7 @@ func TestPartitionedLeaderLosesNothingAcknowledged(t *testing.T) {
 			others = append(others, m)
 		}
 	}
-	waitFor(t, "a new leader on the majority side", func() bool {
+	accordtest.WaitFor(t, "a new leader on the majority side", func() bool {
 		for _, m := range others {
 			if m.Node.IsLeader(c.ShardOf(gid)) {
 				return true
@@ -334,7 +334,7 @@ func TestPresenceAndVoiceAreReplicated(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "presence and voice on every replica", func() bool {
+	accordtest.WaitFor(t, "presence and voice on every replica", func() bool {
 		for _, m := range c.Members {
 			p, online := m.Engine.Presence(uid)
 			vs, ok := m.Engine.VoiceStates(gid)[uid]
@@ -353,12 +353,12 @@ func TestPresenceAndVoiceAreReplicated(t *testing.T) {
 	// silence limit shorter than n1's silence drops what n1 held.
 	const limit = 200 * time.Millisecond
 	beatAt := time.Now()
-	waitFor(t, "n1 silent past the limit", func() bool { return time.Since(beatAt) > 2*limit })
+	accordtest.WaitFor(t, "n1 silent past the limit", func() bool { return time.Since(beatAt) > 2*limit })
 	alive("n2", "n3")
 	for _, m := range c.Members {
 		m.Engine.SweepNodes(ctx, limit)
 	}
-	waitFor(t, "dead node's presence and voice dropped", func() bool {
+	accordtest.WaitFor(t, "dead node's presence and voice dropped", func() bool {
 		for _, m := range c.Members {
 			if _, online := m.Engine.Presence(uid); online {
 				return false
@@ -369,17 +369,6 @@ func TestPresenceAndVoiceAreReplicated(t *testing.T) {
 		}
 		return true
 	})
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("never: %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // TestUnknownEntryHaltsTheShard: an entry this binary cannot apply (a
@@ -395,7 +384,7 @@ func TestUnknownEntryHaltsTheShard(t *testing.T) {
 		t.Fatalf("proposal of a newer entry answered %v, want a halt for a newer entry", err)
 	}
 	for _, m := range c.Live() {
-		waitFor(t, m.ID+" halted", func() bool { return m.Node.Halted() == 1 })
+		accordtest.WaitFor(t, m.ID+" halted", func() bool { return m.Node.Halted() == 1 })
 		if h := m.Node.Health(); h == nil || !strings.Contains(h.Error(), fmt.Sprintf("shard %d halted", bad)) {
 			t.Fatalf("%s health: %v", m.ID, h)
 		}

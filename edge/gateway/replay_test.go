@@ -4,7 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"testing"
-	"time"
+
+	"github.com/accord-chat/accord/internal/accordtest"
 )
 
 // TestAckReplay: after a heartbeat acknowledges seq, a RESUME from seq or
@@ -90,7 +91,7 @@ func TestHeartbeatReleasesReplay(t *testing.T) {
 	acked := c.lastSeq
 	heartbeat(acked)
 	// The ACK is queued before the ring is trimmed; wait for the trim.
-	waitFor(t, func() bool { return ringLen() == 0 })
+	accordtest.WaitFor(t, "the ring to empty", func() bool { return ringLen() == 0 })
 	sess.mu.Lock()
 	released := sess.replay == nil
 	sess.mu.Unlock()
@@ -116,17 +117,6 @@ func TestHeartbeatReleasesReplay(t *testing.T) {
 	if len(got) != 2 || got[0].T != "MESSAGE_CREATE" || got[0].S != acked+1 {
 		t.Fatalf("resume from the ack replayed %d dispatches, first %s s=%d", len(got), got[0].T, got[0].S)
 	}
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	for range 500 {
-		if cond() {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatal("condition not met in 5 s")
 }
 
 // TestResumeRerendersGuildCreate: the ring keeps GUILD_CREATE as a stub

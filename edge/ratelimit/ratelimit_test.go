@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/accord-chat/accord/internal/accordtest"
 )
 
 type fakeClock struct {
@@ -524,7 +526,7 @@ func TestRunEvictsAndStops(t *testing.T) {
 	go func() { l.Run(ctx, time.Millisecond); close(done) }()
 
 	clk.Advance(time.Second)
-	waitFor(t, "eviction", func() bool { return l.Len() == 0 })
+	accordtest.WaitFor(t, "eviction", func() bool { return l.Len() == 0 })
 
 	cancel()
 	select {
@@ -532,18 +534,7 @@ func TestRunEvictsAndStops(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Run did not return after cancel")
 	}
-	waitFor(t, "goroutines to exit", func() bool { return runtime.NumGoroutine() <= before })
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	accordtest.WaitFor(t, "goroutines to exit", func() bool { return runtime.NumGoroutine() <= before })
 }
 
 func TestRouteCacheBounded(t *testing.T) {
