@@ -6,6 +6,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -259,11 +260,20 @@ func validateEmbed(f *apierr.FormErrors, path string, raw json.RawMessage) {
 		URL         *string `json:"url"`
 		Color       *int64  `json:"color"`
 		Footer      *struct {
-			Text string `json:"text"`
+			Text    string  `json:"text"`
+			IconURL *string `json:"icon_url"`
 		} `json:"footer"`
 		Author *struct {
-			Name string `json:"name"`
+			Name    string  `json:"name"`
+			URL     *string `json:"url"`
+			IconURL *string `json:"icon_url"`
 		} `json:"author"`
+		Image *struct {
+			URL *string `json:"url"`
+		} `json:"image"`
+		Thumbnail *struct {
+			URL *string `json:"url"`
+		} `json:"thumbnail"`
 		Fields []struct {
 			Name   string `json:"name"`
 			Value  string `json:"value"`
@@ -281,11 +291,21 @@ func validateEmbed(f *apierr.FormErrors, path string, raw json.RawMessage) {
 	}
 	max("title", e.Title, 256)
 	max("description", e.Description, 4096)
+	embedURL(f, path+".url", e.URL, false)
 	if e.Footer != nil {
 		max("footer.text", &e.Footer.Text, 2048)
+		embedURL(f, path+".footer.icon_url", e.Footer.IconURL, true)
 	}
 	if e.Author != nil {
 		max("author.name", &e.Author.Name, 256)
+		embedURL(f, path+".author.url", e.Author.URL, false)
+		embedURL(f, path+".author.icon_url", e.Author.IconURL, true)
+	}
+	if e.Image != nil {
+		embedURL(f, path+".image.url", e.Image.URL, true)
+	}
+	if e.Thumbnail != nil {
+		embedURL(f, path+".thumbnail.url", e.Thumbnail.URL, true)
 	}
 	if e.Color != nil && (*e.Color < 0 || *e.Color > 0xFFFFFF) {
 		f.Add(path+".color", "NUMBER_TYPE_MAX", "Int value should be between 0 and 16777215.")
@@ -303,6 +323,35 @@ func validateEmbed(f *apierr.FormErrors, path string, raw json.RawMessage) {
 		}
 		max("name", &fl.Name, 256)
 		max("value", &fl.Value, 1024)
+	}
+}
+
+// embedURL refuses, as Discord does, an embed URL that is not a well
+// formed http(s) URL: a javascript: or data: link stored in an embed would
+// run in any client that renders it. Images and icons may also name an
+// uploaded file of the message (attachment://name).
+func embedURL(f *apierr.FormErrors, path string, raw *string, images bool) {
+	if raw == nil {
+		return
+	}
+	u, err := url.Parse(*raw)
+	if err != nil || u.Scheme == "" {
+		f.Add(path, "URL_TYPE_INVALID", "Not a well formed URL.")
+		return
+	}
+	switch scheme := strings.ToLower(u.Scheme); {
+	case scheme == "http" || scheme == "https":
+		if u.Host == "" {
+			f.Add(path, "URL_TYPE_INVALID", "Not a well formed URL.")
+		}
+	case scheme == "attachment" && images:
+		if u.Host == "" && u.Opaque == "" {
+			f.Add(path, "URL_TYPE_INVALID", "Not a well formed URL.")
+		}
+	case images:
+		f.Addf(path, "URL_TYPE_INVALID_SCHEME", "Scheme %q is not supported. Scheme must be one of ('http', 'https', 'attachment').", scheme)
+	default:
+		f.Addf(path, "URL_TYPE_INVALID_SCHEME", "Scheme %q is not supported. Scheme must be one of ('http', 'https').", scheme)
 	}
 }
 
