@@ -237,8 +237,9 @@ func (s *Server) discardUploads(channelID ID, atts []model.Attachment) {
 	}
 }
 
-// serveAttachment serves a stored file. Like Discord's CDN, URLs are
-// unguessable by their snowflakes rather than access-checked.
+// serveAttachment serves a stored file. URLs are not access-checked yet
+// (signed URLs are to come); the headers keep a file from running as the
+// site.
 func (s *Server) serveAttachment(w http.ResponseWriter, r *http.Request) {
 	cid, err1 := snowflake.Parse(r.PathValue("channel_id"))
 	aid, err2 := snowflake.Parse(r.PathValue("attachment_id"))
@@ -247,9 +248,41 @@ func (s *Server) serveAttachment(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.Header().Set("Content-Disposition", "inline; filename=\""+name+"\"")
+	// User files are served from the API's origin: nothing in them may
+	// run as the site. The type comes from the stored name, never from
+	// sniffing the bytes; only types a browser displays without running
+	// anything are shown inline; the sandbox policy keeps even an HTML
+	// file that a browser opens from reaching the origin's cookies,
+	// storage or API.
+	ctype := mime.TypeByExtension(filepath.Ext(name))
+	base, _, _ := mime.ParseMediaType(ctype)
+	switch {
+	case ctype == "":
+		ctype = "application/octet-stream"
+	case base == "text/plain":
+		ctype = "text/plain; charset=utf-8"
+	}
+	disposition := "attachment"
+	if inlineTypes[base] {
+		disposition = "inline"
+	}
+	h := w.Header()
+	h.Set("Content-Type", ctype) // set, so http.ServeFile does not sniff
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Security-Policy", "default-src 'none'; sandbox")
+	h.Set("Cross-Origin-Resource-Policy", "same-site")
+	h.Set("Content-Disposition", mime.FormatMediaType(disposition, map[string]string{"filename": name}))
 	http.ServeFile(w, r, filepath.Join(s.cfg.AttachmentDir, cid.String(), aid.String(), name))
+}
+
+// inlineTypes are the file types served inline: images, audio, video and
+// plain text, which browsers display without running anything. Others
+// (HTML, SVG, XML, scripts, unknown) are downloaded.
+var inlineTypes = map[string]bool{
+	"image/png": true, "image/jpeg": true, "image/gif": true, "image/webp": true, "image/avif": true, "image/bmp": true,
+	"video/mp4": true, "video/webm": true, "video/quicktime": true,
+	"audio/mpeg": true, "audio/ogg": true, "audio/wav": true, "audio/x-wav": true, "audio/webm": true, "audio/flac": true, "audio/mp4": true,
+	"text/plain": true,
 }
 
 // validateEmbed checks an embed object against Discord's field limits.

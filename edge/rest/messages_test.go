@@ -1173,6 +1173,43 @@ func TestMessageAttachments(t *testing.T) {
 		}
 	})
 
+	t.Run("active content is downloaded, never run", func(t *testing.T) {
+		f := f.with(t)
+		page := []byte("<!doctype html><script>fetch('/api/v10/users/@me')</script>")
+		cases := []struct {
+			name, declared string
+			inline         bool
+			ctype          string
+		}{
+			{"page.html", "text/html", false, "text/html"},
+			{"page.htm", "", false, "text/html"},
+			{"drawing.svg", "image/svg+xml", false, "image/svg+xml"},
+			{"feed.xml", "text/xml", false, "xml"},
+			{"app.js", "text/javascript", false, "javascript"},
+			{"noextension", "", false, "application/octet-stream"},
+			{"looks.txt", "text/html", true, "text/plain; charset=utf-8"},
+			{"picture.png", "image/png", true, "image/png"},
+		}
+		for _, c := range cases {
+			r := f.h.must(200, f.mtMultipart("POST", msgs, f.member.Token, "", mtFile{"file", c.name, c.declared, page}))
+			url := r.Obj()["attachments"].([]any)[0].(map[string]any)["url"].(string)
+			status, body, hdr := f.fetch(url)
+			if status != 200 || !bytes.Equal(body, page) {
+				t.Fatalf("%s: %d, %q", c.name, status, body)
+			}
+			disp := hdr.Get("Content-Disposition")
+			if strings.HasPrefix(disp, "inline") != c.inline || !strings.Contains(disp, c.name) {
+				t.Fatalf("%s: Content-Disposition %q, inline want %v", c.name, disp, c.inline)
+			}
+			if ct := hdr.Get("Content-Type"); !strings.Contains(ct, c.ctype) {
+				t.Fatalf("%s: Content-Type %q, want %q", c.name, ct, c.ctype)
+			}
+			if !strings.Contains(hdr.Get("Content-Security-Policy"), "sandbox") || hdr.Get("X-Content-Type-Options") != "nosniff" {
+				t.Fatalf("%s: headers %v", c.name, hdr)
+			}
+		}
+	})
+
 	t.Run("file only", func(t *testing.T) {
 		f := f.with(t)
 		r := f.h.must(200, f.mtMultipart("POST", msgs, f.member.Token, "", mtFile{"file", "data.bin", "application/octet-stream", []byte{1, 2, 3}}))
