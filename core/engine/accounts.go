@@ -115,6 +115,27 @@ func (e *Engine) Users(ids []ID) []*model.User {
 	return out
 }
 
+// dmAllowed reports whether a DM's recipients may message each other:
+// as on Discord (which also allows friends, which Accord does not have),
+// only while they share a guild, bots included.
+func (e *Engine) dmAllowed(dm *model.Channel) bool {
+	if len(dm.Recipients) != 2 {
+		return true
+	}
+	e.acct.mu.RLock()
+	defer e.acct.mu.RUnlock()
+	a, b := e.acct.guilds[dm.Recipients[0]], e.acct.guilds[dm.Recipients[1]]
+	if len(b) < len(a) {
+		a, b = b, a
+	}
+	for g := range a {
+		if _, ok := b[g]; ok {
+			return true
+		}
+	}
+	return false
+}
+
 // UserGuilds returns the IDs of the guilds a user is in, ascending.
 func (e *Engine) UserGuilds(userID ID) []ID {
 	e.acct.mu.RLock()

@@ -214,6 +214,9 @@ func (e *Engine) CreateMessage(ctx context.Context, actor, channelID ID, mp Mess
 		if !textChannel(c.Channel) {
 			return nil, apierr.ErrNotTextChannel
 		}
+		if c.Channel.Type == model.ChannelDM && !e.dmAllowed(c.Channel) {
+			return nil, apierr.ErrCannotDM
+		}
 		if err := c.require(perm.SendMessages); err != nil {
 			return nil, err
 		}

@@ -216,6 +216,16 @@ func (h *harness) join(owner, u user, textChannel string) {
 	h.must(200, h.do("POST", "/invites/"+inv.Str("code"), u.Token, nil))
 }
 
+// acquaint puts the users in a guild of a's, so that they may DM.
+func (h *harness) acquaint(a user, others ...user) (gid, text string) {
+	h.t.Helper()
+	gid, text, _ = h.guild(a)
+	for _, u := range others {
+		h.join(a, u, text)
+	}
+	return gid, text
+}
+
 // send posts a message and returns its ID.
 func (h *harness) send(u user, channel, content string) string {
 	h.t.Helper()

@@ -977,9 +977,33 @@ func snowflakeNum(s string) any {
 	return uint64(id)
 }
 
+// TestDMNeedsASharedGuild: as on Discord, a DM can be opened with anyone,
+// but a message only goes through while the two share a guild; the same
+// for a bot.
+func TestDMNeedsASharedGuild(t *testing.T) {
+	h := newHarness(t)
+	alice, carol := h.user("alice"), h.user("carol")
+	bot := h.bot(carol, "dmbot")
+	dm := h.must(200, h.do("POST", "/users/@me/channels", alice.Token, map[string]any{"recipient_id": carol.ID})).Str("id")
+	f := &mtFix{h: h}
+	h.wantErr(f.post(alice, dm, map[string]any{"content": "hello stranger"}), 403, 50007)
+	gid, _ := h.acquaint(alice, carol)
+	h.must(200, f.post(alice, dm, map[string]any{"content": "hello neighbour"}))
+	h.must(200, f.post(carol, dm, map[string]any{"content": "hi"}))
+	h.must(204, h.do("DELETE", "/users/@me/guilds/"+gid, carol.Token, nil))
+	h.wantErr(f.post(carol, dm, map[string]any{"content": "after leaving"}), 403, 50007)
+
+	botDM := h.must(200, h.do("POST", "/users/@me/channels", bot.Token, map[string]any{"recipient_id": alice.ID})).Str("id")
+	h.wantErr(f.post(bot, botDM, map[string]any{"content": "spam"}), 403, 50007)
+	// Alice adds the bot to her guild: now it reaches her.
+	h.must(200, h.do("POST", "/oauth2/authorize?client_id="+bot.ID+"&scope=bot", alice.Token, map[string]any{"guild_id": gid, "authorize": true}))
+	h.must(200, f.post(bot, botDM, map[string]any{"content": "welcome"}))
+}
+
 func TestMessagesInDM(t *testing.T) {
 	h := newHarness(t)
 	alice, bob, carol := h.user("alice"), h.user("bob"), h.user("carol")
+	h.acquaint(alice, bob)
 	dm := h.must(200, h.do("POST", "/users/@me/channels", alice.Token, map[string]any{"recipient_id": bob.ID})).Obj()
 	ch, _ := dm["id"].(string)
 	if dm["type"] != 1.0 || !slices.Equal(mtIDs(dm["recipients"]), []string{bob.ID}) {

@@ -376,6 +376,7 @@ func TestReactionEmojiLimit(t *testing.T) {
 func TestReactionsInDM(t *testing.T) {
 	h := newHarness(t)
 	alice, bob := h.user("alice"), h.user("bob")
+	h.acquaint(alice, bob)
 	ch := h.must(200, h.do("POST", "/users/@me/channels", alice.Token, map[string]any{"recipient_id": bob.ID})).Str("id")
 	f := &mtFix{h: h}
 	id := h.send(alice, ch, "dm")
@@ -525,6 +526,7 @@ func TestPinPermissions(t *testing.T) {
 	t.Run("DM", func(t *testing.T) {
 		h := newHarness(t)
 		alice, bob := h.user("alice"), h.user("bob")
+		h.acquaint(alice, bob)
 		ch := h.must(200, h.do("POST", "/users/@me/channels", alice.Token, map[string]any{"recipient_id": bob.ID})).Str("id")
 		id := h.send(alice, ch, "dm")
 		h.must(204, h.do("PUT", "/channels/"+ch+"/pins/"+id, bob.Token, nil))
@@ -606,6 +608,7 @@ func TestTyping(t *testing.T) {
 	t.Run("DM", func(t *testing.T) {
 		h := newHarness(t)
 		alice, bob := h.user("alice"), h.user("bob")
+		h.acquaint(alice, bob)
 		ch := h.must(200, h.do("POST", "/users/@me/channels", alice.Token, map[string]any{"recipient_id": bob.ID})).Str("id")
 		h.must(204, h.do("POST", "/channels/"+ch+"/typing", bob.Token, nil))
 	})
