@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -43,6 +44,8 @@ type Node struct {
 	reg     *prometheus.Registry
 	ln      net.Listener
 	srv     *http.Server
+	opsLn   net.Listener // the metrics listener, when configured
+	opsSrv  *http.Server
 
 	// The region: this node's Raft groups, the engine's side of them and
 	// the server for writes other nodes forward here.
@@ -143,12 +146,26 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, error
 	// ("ws://host/gateway/?v=9&encoding=json"), as Discord's gateway
 	// lives at the root of its host.
 	mux.Handle("/gateway/{$}", n.gw.Handler())
-	mux.Handle("GET /metrics", promhttp.HandlerFor(n.reg, promhttp.HandlerOpts{}))
+	ops := http.NewServeMux()
+	ops.Handle("GET /metrics", promhttp.HandlerFor(n.reg, promhttp.HandlerOpts{}))
 	if os.Getenv("ACCORD_DEBUG_PPROF") == "1" {
-		// Profiling for benchmark runs; off by default, since it exposes
-		// internals on the public port.
-		mux.HandleFunc("/debug/pprof/", pprof.Index)
-		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		// Profiling for benchmark runs; off by default.
+		ops.HandleFunc("/debug/pprof/", pprof.Index)
+		ops.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	}
+	if cfg.MetricsListen != "" {
+		n.opsLn, err = net.Listen("tcp", cfg.MetricsListen)
+		if err != nil {
+			n.ln.Close()
+			n.closeRegion()
+			st.Close()
+			return nil, fmt.Errorf("metrics listen: %w", err)
+		}
+		n.opsSrv = &http.Server{Handler: ops, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	} else {
+		local := operatorOnly(cfg.MetricsToken, ops)
+		mux.Handle("GET /metrics", local)
+		mux.Handle("/debug/pprof/", local)
 	}
 	mux.HandleFunc("GET /healthz", n.healthz)
 	n.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -157,6 +174,40 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, error
 	}, func() float64 { return float64(n.raft.Halted()) }))
 	n.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	return n, nil
+}
+
+// operatorOnly serves h to the node's operator only: a client on this
+// host that came through no proxy (a proxy on the same host would make
+// every client look local, so a forwarding header disqualifies), or one
+// with the metrics token. Others get 404, as if nothing were there: the
+// public port must not tell the world the node's internals.
+func operatorOnly(token string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if token != "" {
+			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			if ok && subtle.ConstantTimeCompare([]byte(got), []byte(token)) == 1 {
+				h.ServeHTTP(w, r)
+				return
+			}
+		}
+		host, _, _ := net.SplitHostPort(r.RemoteAddr)
+		ip := net.ParseIP(host)
+		proxied := r.Header.Get("X-Forwarded-For") != "" || r.Header.Get("Forwarded") != "" || r.Header.Get("X-Real-Ip") != ""
+		if ip == nil || !ip.IsLoopback() || proxied {
+			http.NotFound(w, r)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// MetricsAddr is the bound address of the metrics listener ("" when the
+// metrics are on the public listener).
+func (n *Node) MetricsAddr() string {
+	if n.opsLn == nil {
+		return ""
+	}
+	return n.opsLn.Addr().String()
 }
 
 // healthz answers 200 "ok" while every shard applies, 503 with the reason
@@ -192,6 +243,12 @@ func (n *Node) Run(ctx context.Context) error {
 	}()
 	errc := make(chan error, 1)
 	go func() { errc <- n.srv.Serve(n.ln) }()
+	opsDone := make(chan error, 1)
+	if n.opsSrv != nil {
+		go func() { opsDone <- n.opsSrv.Serve(n.opsLn) }()
+	} else {
+		opsDone <- nil
+	}
 	intlDone := make(chan error, 1)
 	go func() { intlDone <- n.serveIntl() }()
 	n.log.Info("accord serving", "listen", n.Addr(), "public_url", n.cfg.PublicURL, "data", n.cfg.Data,
@@ -210,6 +267,12 @@ func (n *Node) Run(ctx context.Context) error {
 	if err == nil {
 		<-errc
 	}
+	if n.opsSrv != nil {
+		if serr := n.opsSrv.Shutdown(sctx); serr != nil && !errors.Is(serr, http.ErrServerClosed) {
+			n.log.Warn("metrics shutdown", "err", serr)
+		}
+	}
+	<-opsDone
 	if serr := n.internal.Shutdown(sctx); serr != nil {
 		n.log.Warn("internal shutdown", "err", serr)
 	}
@@ -232,6 +295,9 @@ func (n *Node) Run(ctx context.Context) error {
 // Close releases a node that was built but never run.
 func (n *Node) Close() error {
 	n.ln.Close()
+	if n.opsLn != nil {
+		n.opsLn.Close()
+	}
 	n.closeRegion()
 	return n.store.Close()
 }

@@ -312,7 +312,7 @@ func TestMessageCreateContent(t *testing.T) {
 		{name: "embed not an object", body: map[string]any{"embeds": []any{"x"}}, want: 400, field: "embeds.0", fcode: "DICT_TYPE_CONVERT"},
 		{name: "embed https links", body: map[string]any{"embeds": []any{map[string]any{"title": "t", "url": "https://example.com/a",
 			"author": map[string]any{"name": "a", "url": "http://example.com", "icon_url": "https://example.com/i.png"},
-			"image": map[string]any{"url": "attachment://pic.png"}, "thumbnail": map[string]any{"url": "https://example.com/t.png"},
+			"image":  map[string]any{"url": "attachment://pic.png"}, "thumbnail": map[string]any{"url": "https://example.com/t.png"},
 			"footer": map[string]any{"text": "f", "icon_url": "attachment://icon.png"}}}}},
 		{name: "embed javascript url", body: map[string]any{"embeds": []any{map[string]any{"title": "t", "url": "javascript:alert(1)"}}},
 			want: 400, field: "embeds.0.url", fcode: "URL_TYPE_INVALID_SCHEME"},

@@ -20,8 +20,16 @@ import (
 
 // Config is everything a node needs to start.
 type Config struct {
-	// Listen is the address for HTTP: REST, gateway, web client, metrics.
+	// Listen is the address for HTTP: REST, gateway, web client.
 	Listen string `yaml:"listen"`
+	// MetricsListen, when set, is a listener of its own for /metrics (and
+	// /debug/pprof with ACCORD_DEBUG_PPROF=1); the public listener then
+	// serves neither. When empty they are on Listen, for loopback clients
+	// that came through no proxy, or with MetricsToken.
+	MetricsListen string `yaml:"metrics_listen"`
+	// MetricsToken lets a scraper that is not local read /metrics on
+	// Listen: "Authorization: Bearer <token>".
+	MetricsToken string `yaml:"metrics_token"`
 	// Data is the directory for the embedded store and attachments.
 	Data string `yaml:"data"`
 	// PublicURL is how clients reach this node; derived from Listen when
@@ -113,6 +121,7 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	listen := fs.String("listen", "", "listen address (default 127.0.0.1:8080)")
 	data := fs.String("data", "", "data directory (default ./accord-data)")
 	public := fs.String("public-url", "", "URL clients reach this node at")
+	metrics := fs.String("metrics-listen", "", "separate listener for /metrics (default: on --listen, loopback only)")
 	rl := fs.String("rate-limits", "", "on or off")
 	level := fs.String("log-level", "", "debug, info, warn or error")
 	st := fs.String("store", "", "store backend: embedded or cassandra")
@@ -155,6 +164,8 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	env("ACCORD_LISTEN", &cfg.Listen)
 	env("ACCORD_DATA", &cfg.Data)
 	env("ACCORD_PUBLIC_URL", &cfg.PublicURL)
+	env("ACCORD_METRICS_LISTEN", &cfg.MetricsListen)
+	env("ACCORD_METRICS_TOKEN", &cfg.MetricsToken)
 	env("ACCORD_RATE_LIMITS", &cfg.RateLimits)
 	env("ACCORD_LOG_LEVEL", &cfg.LogLevel)
 	env("ACCORD_STORE", &cfg.Store)
@@ -188,6 +199,7 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	set(*listen, &cfg.Listen)
 	set(*data, &cfg.Data)
 	set(*public, &cfg.PublicURL)
+	set(*metrics, &cfg.MetricsListen)
 	set(*rl, &cfg.RateLimits)
 	set(*level, &cfg.LogLevel)
 	set(*st, &cfg.Store)
@@ -246,6 +258,11 @@ func (c Config) Validate() error {
 	var errs []error
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		errs = append(errs, fmt.Errorf("listen: %q is not host:port", c.Listen))
+	}
+	if c.MetricsListen != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsListen); err != nil {
+			errs = append(errs, fmt.Errorf("metrics_listen: %q is not host:port", c.MetricsListen))
+		}
 	}
 	if c.Data == "" {
 		errs = append(errs, errors.New("data: must not be empty"))
