@@ -74,9 +74,25 @@ type conn struct {
 	beat   *time.Timer  // fires when no heartbeat came in time
 }
 
+// tcpOf is the TCP connection under nc when the bytes on it are the
+// WebSocket's own (not TLS): nc itself, or what a wrapper that only counts
+// connections (the node's per-address limit) says it wraps. Reads and
+// writes may then go to the descriptor; Close still goes through nc.
+func tcpOf(nc net.Conn) (*net.TCPConn, bool) {
+	if tc, ok := nc.(*net.TCPConn); ok {
+		return tc, true
+	}
+	if w, ok := nc.(interface{ TCPConn() *net.TCPConn }); ok {
+		if tc := w.TCPConn(); tc != nil {
+			return tc, true
+		}
+	}
+	return nil, false
+}
+
 func newConn(ws *websocket.Conn, srv *Server, zmode string) *conn {
 	c := &conn{ws: ws, nc: ws.UnderlyingConn(), srv: srv, done: make(chan struct{}), lastBeat: time.Now()}
-	if tc, ok := c.nc.(*net.TCPConn); ok && canPoll {
+	if tc, ok := tcpOf(c.nc); ok && canPoll {
 		c.raw, _ = tc.SyscallConn()
 		c.writer = srv.writer()
 	}

@@ -3,7 +3,6 @@ package gateway
 import (
 	"bytes"
 	"errors"
-	"net"
 	"sync"
 	"time"
 
@@ -37,7 +36,7 @@ var errWouldBlock = errors.New("gateway: read would block")
 // (TLS, a switched-off or failed poller) and the caller must read it with
 // readLoop.
 func (s *Server) watch(c *conn) bool {
-	tc, ok := c.nc.(*net.TCPConn)
+	tc, ok := tcpOf(c.nc)
 	if !ok || !canPoll || s.cfg.GoroutineReaders {
 		return false
 	}

@@ -172,7 +172,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, error
 		Namespace: "accord", Subsystem: "raft", Name: "shards_halted",
 		Help: "Shards this node stopped applying because an entry could not be applied (see /healthz for why); the node must be restarted with a binary that can.",
 	}, func() float64 { return float64(n.raft.Halted()) }))
-	n.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	n.srv = publicLimits.apply(&http.Server{Handler: mux, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)})
+	n.ln = limitPerIP(n.ln, publicLimits.perIP)
 	return n, nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -146,7 +147,14 @@ func (s *Server) serve(w http.ResponseWriter, hr *http.Request, route string, op
 	if s.cfg.Forward != nil && hr.Method != http.MethodGet && hr.Body != nil {
 		b, err := io.ReadAll(io.LimitReader(hr.Body, s.cfg.MaxUpload+1<<20))
 		if err != nil {
-			return 499
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				// The body did not arrive within the listener's read
+				// deadline (a client trickling it): say so, and close.
+				w.Header().Set("Connection", "close")
+				return writeJSON(w, http.StatusRequestTimeout, map[string]any{"message": "The request body did not arrive in time.", "code": 0})
+			}
+			return 499 // the client went away mid-body
 		}
 		body = b
 		hr.Body = io.NopCloser(bytes.NewReader(b))

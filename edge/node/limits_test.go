@@ -1,0 +1,136 @@
+package node
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/accord-chat/accord/internal/config"
+)
+
+// TestTrickledBodyIsCutOff: a client that sends a body at a byte per
+// 50 ms does not hold its connection past the read deadline.
+func TestTrickledBodyIsCutOff(t *testing.T) {
+	saved := publicLimits
+	publicLimits.read = time.Second
+	defer func() { publicLimits = saved }()
+	cfg := config.Default()
+	cfg.Listen, cfg.Data, cfg.PublicURL = "127.0.0.1:0", t.TempDir(), "http://127.0.0.1"
+	n, err := New(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- n.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	c, err := net.Dial("tcp", n.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	const body = 2000 // 100 s at this pace
+	if _, err := io.WriteString(c, "POST /api/v10/auth/login HTTP/1.1\r\nHost: accord\r\nContent-Type: application/json\r\n"+
+		"Content-Length: 2000\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	ended := make(chan string, 1)
+	go func() {
+		b, err := io.ReadAll(io.LimitReader(c, 400))
+		line := string(b)
+		if err != nil {
+			line = "closed: " + err.Error()
+		}
+		ended <- line
+	}()
+	for sent := 0; sent < body; sent++ {
+		select {
+		case how := <-ended:
+			if !strings.HasPrefix(how, "HTTP/1.1 408 ") && !strings.HasPrefix(how, "closed") {
+				t.Fatalf("the trickled request got %q, want 408 or a closed connection", how)
+			}
+			return
+		case <-time.After(50 * time.Millisecond):
+		}
+		if _, err := c.Write([]byte{' '}); err != nil {
+			return // the server closed the connection
+		}
+	}
+	t.Fatalf("the connection stayed open for a %d-byte body trickled over %v", body, time.Duration(body)*50*time.Millisecond)
+}
+
+// pipeListener hands out the server ends of pipes that claim to come
+// from addr.
+type pipeListener struct {
+	conns chan net.Conn
+}
+
+type fromConn struct {
+	net.Conn
+	addr net.Addr
+}
+
+func (c fromConn) RemoteAddr() net.Addr { return c.addr }
+
+func (l *pipeListener) Accept() (net.Conn, error) {
+	c, ok := <-l.conns
+	if !ok {
+		return nil, net.ErrClosed
+	}
+	return c, nil
+}
+func (l *pipeListener) Close() error   { return nil }
+func (l *pipeListener) Addr() net.Addr { return &net.TCPAddr{} }
+
+// TestConnectionsPerAddressAreLimited: a remote address holds at most the
+// limit; a closed connection frees its place; loopback is not counted.
+func TestConnectionsPerAddressAreLimited(t *testing.T) {
+	pl := &pipeListener{conns: make(chan net.Conn, 16)}
+	ln := limitPerIP(pl, 2)
+	remote := &net.TCPAddr{IP: net.ParseIP("203.0.113.9"), Port: 4000}
+	other := &net.TCPAddr{IP: net.ParseIP("198.51.100.1"), Port: 4000}
+	dial := func(addr net.Addr) net.Conn {
+		server, client := net.Pipe()
+		pl.conns <- fromConn{server, addr}
+		return client
+	}
+	accept := func() net.Conn {
+		c, err := ln.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	a, b := dial(remote), dial(remote)
+	sa, sb := accept(), accept()
+	refused := dial(remote)
+	d := dial(other)
+	if got := accept(); got.RemoteAddr().String() != other.String() {
+		t.Fatalf("accepted %v past the limit of 2", got.RemoteAddr())
+	}
+	// The third from the full address was closed at once.
+	if _, err := refused.Read(make([]byte, 1)); err == nil {
+		t.Fatal("a connection past the limit was kept open")
+	}
+	sa.Close()
+	dial(remote)
+	if got := accept(); got.RemoteAddr().String() != remote.String() {
+		t.Fatalf("after a close, accepted %v", got.RemoteAddr())
+	}
+	for range 5 {
+		dial(&net.TCPAddr{IP: net.ParseIP("127.0.0.1"), Port: 5000})
+		if got := accept(); !strings.HasPrefix(got.RemoteAddr().String(), "127.0.0.1") {
+			t.Fatalf("loopback: accepted %v", got.RemoteAddr())
+		}
+	}
+	_, _, _, _ = a, b, sb, d
+}
