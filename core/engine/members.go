@@ -93,6 +93,12 @@ func (e *Engine) ModifyMember(ctx context.Context, actor, guildID, userID ID, mp
 			return nil, apierr.ErrUnknownMember
 		}
 		have := s.BasePerms(actor)
+		if mp.Nick == nil && mp.Roles == nil && mp.Mute == nil && mp.Deaf == nil && actor != userID &&
+			have&(perm.ManageNicknames|perm.ManageRoles|perm.MuteMembers|perm.DeafenMembers|perm.ModerateMembers|perm.MoveMembers) == 0 {
+			// Nothing to change, but a caller who could change nothing
+			// of another member must not be told it went through.
+			return nil, apierr.ErrMissingPermissions
+		}
 		nm := *old
 		var f apierr.FormErrors
 		if mp.Nick != nil {
