@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -397,13 +398,29 @@ type Position struct {
 	ID       ID
 	Position *int
 	ParentID *ID // channels only; nil = unchanged
+	// LockPermissions copies the new parent's overwrites onto a channel
+	// that moves into a category.
+	LockPermissions bool
 }
 
-// ChannelPositions reorders channels (MANAGE_CHANNELS).
+// ChannelPositions reorders channels: MANAGE_CHANNELS in the guild, and,
+// as PATCH /channels/{id} asks, VIEW_CHANNEL and MANAGE_CHANNELS in every
+// channel moved and in the category it moves into (MANAGE_ROLES there
+// too to lock its overwrites), so that nobody moves what they cannot see.
 func (e *Engine) ChannelPositions(ctx context.Context, actor, guildID ID, moves []Position) error {
 	return e.withGuild(ctx, guildID, func(s *State) (*plan, error) {
 		if err := s.requireGuild(actor, perm.ManageChannels); err != nil {
 			return nil, err
+		}
+		manage := func(c *model.Channel, extra uint64) error {
+			have := s.ChannelPerms(actor, c)
+			if have&perm.ViewChannel == 0 {
+				return apierr.ErrMissingAccess
+			}
+			if have&(perm.ManageChannels|extra) != perm.ManageChannels|extra {
+				return apierr.ErrMissingPermissions
+			}
+			return nil
 		}
 		var f apierr.FormErrors
 		p := &plan{}
@@ -413,12 +430,27 @@ func (e *Engine) ChannelPositions(ctx context.Context, actor, guildID ID, moves 
 				f.Add(itoa(i)+".id", "CHANNEL_INVALID", "Unknown channel.")
 				continue
 			}
+			if err := manage(c, 0); err != nil {
+				return nil, err
+			}
 			nc := *c
 			setIf(&nc.Position, mv.Position)
 			if mv.ParentID != nil {
 				if pid := *mv.ParentID; pid != 0 {
-					if par := s.Channels[pid]; par == nil || par.Type != model.ChannelGuildCategory || nc.Type == model.ChannelGuildCategory {
+					par := s.Channels[pid]
+					if par == nil || par.Type != model.ChannelGuildCategory || nc.Type == model.ChannelGuildCategory {
 						f.Add(itoa(i)+".parent_id", "CHANNEL_PARENT_INVALID", "Parent must be a category of this guild.")
+					} else {
+						var extra uint64
+						if mv.LockPermissions {
+							extra = perm.ManageRoles
+						}
+						if err := manage(par, extra); err != nil {
+							return nil, err
+						}
+						if mv.LockPermissions {
+							nc.PermissionOverwrites = slices.Clone(par.PermissionOverwrites)
+						}
 					}
 				}
 				nc.ParentID = *mv.ParentID

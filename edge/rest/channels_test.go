@@ -5,7 +5,9 @@ package rest
 
 import (
 	"bytes"
+	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -321,6 +323,19 @@ func TestChannelPositions(t *testing.T) {
 		t.Fatalf("text = %v", c)
 	}
 
+	// A manager (MANAGE_CHANNELS, not MANAGE_ROLES) who cannot see one
+	// channel and one category.
+	manager := h.user("cpmanager")
+	h.join(owner, manager, text)
+	h.giveRole(owner, gid, manager.ID, h.mkRole(owner, gid, "channel managers", perm.ManageChannels))
+	hidden := h.must(201, h.do("POST", "/guilds/"+gid+"/channels", owner.Token, map[string]any{"name": "hidden"})).Str("id")
+	hiddenCat := h.must(201, h.do("POST", "/guilds/"+gid+"/channels", owner.Token, map[string]any{"name": "Hidden", "type": 4})).Str("id")
+	for _, c := range []string{hidden, hiddenCat} {
+		h.must(204, h.do("PUT", "/channels/"+c+"/permissions/"+manager.ID, owner.Token,
+			map[string]any{"type": 1, "deny": strconv.FormatUint(perm.ViewChannel, 10)}))
+	}
+	h.must(204, h.do("PATCH", "/guilds/"+gid+"/channels", manager.Token, []any{map[string]any{"id": voice, "position": 3}}))
+
 	before := h.must(200, h.do("GET", "/guilds/"+gid+"/channels", owner.Token, nil)).Body
 	cases := []struct {
 		name   string
@@ -331,6 +346,10 @@ func TestChannelPositions(t *testing.T) {
 		field  string
 		fcode  string
 	}{
+		{name: "manager moves a channel it cannot see", actor: manager, body: []any{map[string]any{"id": hidden, "position": 0}}, status: 403, code: 50001},
+		{name: "manager moves one it sees and one it cannot", actor: manager, body: []any{map[string]any{"id": voice, "position": 4}, map[string]any{"id": hidden, "position": 0}}, status: 403, code: 50001},
+		{name: "manager moves into a category it cannot see", actor: manager, body: []any{map[string]any{"id": voice, "parent_id": hiddenCat}}, status: 403, code: 50001},
+		{name: "manager locks permissions without MANAGE_ROLES", actor: manager, body: []any{map[string]any{"id": voice, "parent_id": cat, "lock_permissions": true}}, status: 403, code: 50013},
 		{name: "unknown channel", actor: owner, body: []any{map[string]any{"id": "12345", "position": 1}}, field: "0.id", fcode: "CHANNEL_INVALID"},
 		{name: "second entry bad parent", actor: owner, body: []any{map[string]any{"id": voice, "position": 2}, map[string]any{"id": voice, "parent_id": text}}, field: "1.parent_id", fcode: "CHANNEL_PARENT_INVALID"},
 		{name: "category into category", actor: owner, body: []any{map[string]any{"id": cat, "parent_id": cat}}, field: "0.parent_id", fcode: "CHANNEL_PARENT_INVALID"},
@@ -359,6 +378,14 @@ func TestChannelPositions(t *testing.T) {
 	}
 	h.t = t
 	h.wantErr(h.do("PATCH", "/guilds/"+gid+"/channels", "", []any{}), 401, 0)
+
+	// lock_permissions: the channel takes its new category's overwrites.
+	h.must(204, h.do("PUT", "/channels/"+cat+"/permissions/"+member.ID, owner.Token,
+		map[string]any{"type": 1, "deny": strconv.FormatUint(perm.SendMessages, 10)}))
+	h.must(204, h.do("PATCH", "/guilds/"+gid+"/channels", owner.Token, []any{map[string]any{"id": voice, "parent_id": cat, "lock_permissions": true}}))
+	if got, want := fmt.Sprint(get(voice)["permission_overwrites"]), fmt.Sprint(get(cat)["permission_overwrites"]); got != want {
+		t.Fatalf("locked overwrites %s, the category's %s", got, want)
+	}
 }
 
 func TestPermissionOverwrites(t *testing.T) {

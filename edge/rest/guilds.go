@@ -182,9 +182,10 @@ func (s *Server) createChannel(r *request) (any, error) {
 }
 
 type positionBody struct {
-	ID       ID       `json:"id"`
-	Position opt[int] `json:"position"`
-	ParentID opt[ID]  `json:"parent_id"`
+	ID              ID        `json:"id"`
+	Position        opt[int]  `json:"position"`
+	ParentID        opt[ID]   `json:"parent_id"`
+	LockPermissions opt[bool] `json:"lock_permissions"`
 }
 
 func decodePositions(r *request) ([]engine.Position, error) {
@@ -206,7 +207,7 @@ func decodePositions(r *request) ([]engine.Position, error) {
 	}
 	out := make([]engine.Position, 0, len(body))
 	for _, b := range body {
-		p := engine.Position{ID: b.ID, Position: b.Position.ptr()}
+		p := engine.Position{ID: b.ID, Position: b.Position.ptr(), LockPermissions: b.LockPermissions.V}
 		if b.ParentID.Set {
 			v := b.ParentID.V
 			p.ParentID = &v
