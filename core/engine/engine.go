@@ -202,7 +202,7 @@ func (e *Engine) Load(ctx context.Context) error {
 	}
 	g := 0
 	if err := e.st.ForEachGuild(ctx, func(s *store.GuildSnapshot) error {
-		st := FromSnapshot(s)
+		st := e.own(FromSnapshot(s))
 		e.ids.Observe(st.Guild.ID)
 		for _, c := range st.Channels {
 			last, err := e.st.LatestMessageID(ctx, c.ID)

@@ -72,7 +72,7 @@ func (e *Engine) CreateGuild(ctx context.Context, ownerID ID, name string, icon 
 	p.op(store.Op{Kind: store.OpPutMember, GuildID: gid, Member: member})
 	p.emit(Event{Type: "GUILD_CREATE", GuildID: gid, UserIDs: []ID{ownerID}})
 
-	en := &entry{key: gid, state: newState()}
+	en := &entry{key: gid, state: e.own(newState())}
 	en.state.Guild = g
 	// Register the entry before committing under its lock so that nobody
 	// can write to the guild before its creation is ordered.

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"slices"
+	"time"
 	"unicode/utf8"
 
 	"github.com/accord-chat/accord/core/apierr"
@@ -77,7 +78,13 @@ type MemberPatch struct {
 	Roles *[]ID
 	Mute  *bool
 	Deaf  *bool
+	// CommunicationDisabledUntil times the member out until then (at
+	// most MaxTimeout ahead); a pointer to nil lifts the timeout.
+	CommunicationDisabledUntil **time.Time
 }
+
+// MaxTimeout is how far ahead a timeout may end, as on Discord.
+const MaxTimeout = 28 * 24 * time.Hour
 
 // ModifyMember changes another member (MANAGE_NICKNAMES for nick,
 // MANAGE_ROLES for roles, MUTE_MEMBERS/DEAFEN_MEMBERS for voice) or, for
@@ -93,7 +100,7 @@ func (e *Engine) ModifyMember(ctx context.Context, actor, guildID, userID ID, mp
 			return nil, apierr.ErrUnknownMember
 		}
 		have := s.BasePerms(actor)
-		if mp.Nick == nil && mp.Roles == nil && mp.Mute == nil && mp.Deaf == nil && actor != userID &&
+		if mp.Nick == nil && mp.Roles == nil && mp.Mute == nil && mp.Deaf == nil && mp.CommunicationDisabledUntil == nil && actor != userID &&
 			have&(perm.ManageNicknames|perm.ManageRoles|perm.MuteMembers|perm.DeafenMembers|perm.ModerateMembers|perm.MoveMembers) == 0 {
 			// Nothing to change, but a caller who could change nothing
 			// of another member must not be told it went through.
@@ -167,6 +174,29 @@ func (e *Engine) ModifyMember(ctx context.Context, actor, guildID, userID ID, mp
 				return nil, apierr.ErrMissingPermissions
 			}
 			nm.Deaf = *mp.Deaf
+		}
+		if mp.CommunicationDisabledUntil != nil {
+			// MODERATE_MEMBERS, over a member ranked lower who is neither
+			// the owner nor an administrator (those cannot be timed out).
+			if have&perm.ModerateMembers == 0 || userID == s.Guild.OwnerID ||
+				s.BasePerms(userID)&perm.Administrator != 0 || (actor != s.Guild.OwnerID && !s.outranks(actor, userID)) {
+				return nil, apierr.ErrMissingPermissions
+			}
+			until := *mp.CommunicationDisabledUntil
+			if until != nil {
+				now := e.Now()
+				if until.After(now.Add(MaxTimeout)) {
+					f.Add("communication_disabled_until", "COMMUNICATION_DISABLED_TIMESTAMP_TOO_FAR",
+						"Timeouts can last at most 28 days.")
+				}
+				if !until.After(now) {
+					until = nil // a time past lifts the timeout
+				} else {
+					u := until.UTC()
+					until = &u
+				}
+			}
+			nm.CommunicationDisabledUntil = until
 		}
 		if err := f.Err(); err != nil {
 			return nil, err

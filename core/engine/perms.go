@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"time"
+
 	"github.com/accord-chat/accord/core/apierr"
 	"github.com/accord-chat/accord/core/model"
 	"github.com/accord-chat/accord/core/perm"
@@ -9,6 +11,13 @@ import (
 // memberInput gathers what the permission engine needs about a member.
 func (s *State) memberInput(m *model.Member) perm.Input {
 	in := perm.Input{OwnerID: s.Guild.OwnerID, GuildID: s.Guild.ID, UserID: m.UserID}
+	if t := m.CommunicationDisabledUntil; t != nil {
+		now := time.Now
+		if s.clock != nil {
+			now = s.clock
+		}
+		in.TimedOut = t.After(now())
+	}
 	if ev := s.Everyone(); ev != nil {
 		in.Everyone = ev.Permissions
 	}

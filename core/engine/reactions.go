@@ -74,6 +74,11 @@ func (e *Engine) AddReaction(ctx context.Context, actor, channelID, messageID ID
 		if err := c.require(perm.ReadMessageHistory); err != nil {
 			return nil, err
 		}
+		if c.State != nil && c.State.timedOut(actor) {
+			// Joining a reaction needs only READ_MESSAGE_HISTORY, which a
+			// timeout leaves; Discord lets a timed-out member not react.
+			return nil, apierr.ErrMissingPermissions
+		}
 		m, err := rd.message(channelID, messageID)
 		if err != nil {
 			return nil, err

@@ -496,7 +496,7 @@ func (e *Engine) opEntry(op store.Op) *entry {
 		defer e.gmu.Unlock()
 		en := e.guilds[op.Guild.ID]
 		if en == nil {
-			en = &entry{key: op.Guild.ID, state: newState()}
+			en = &entry{key: op.Guild.ID, state: e.own(newState())}
 			e.guilds[op.Guild.ID] = en
 		}
 		return en

@@ -271,7 +271,7 @@ func (e *Engine) RestoreShard(shard int, r io.Reader) error {
 		en.mu.Unlock()
 	}
 	for _, gs := range snap.Guilds {
-		st := FromSnapshot(gs)
+		st := e.own(FromSnapshot(gs))
 		e.gmu.Lock()
 		en := e.guilds[gs.Guild.ID]
 		if en == nil {

@@ -3,6 +3,7 @@ package engine
 import (
 	"slices"
 	"sort"
+	"time"
 
 	"github.com/accord-chat/accord/core/model"
 	"github.com/accord-chat/accord/core/snowflake"
@@ -23,6 +24,9 @@ type State struct {
 	Invites  map[string]*model.Invite
 	// Voice is who is in the guild's voice channels (hot state only).
 	Voice map[ID]*VoiceState
+	// clock tells permissions whether a timeout is still on (nil: the
+	// wall clock). Only plans and reads consult it, never the apply.
+	clock func() time.Time
 }
 
 func newState() *State {
@@ -161,4 +165,16 @@ func setIf[T any](dst *T, v *T) {
 	if v != nil {
 		*dst = *v
 	}
+}
+
+// timedOut reports whether the member's timeout is on now.
+func (s *State) timedOut(userID ID) bool {
+	m := s.Members[userID]
+	return m != nil && s.memberInput(m).TimedOut
+}
+
+// own gives a State the engine's clock (timeouts in permissions).
+func (e *Engine) own(st *State) *State {
+	st.clock = e.now
+	return st
 }

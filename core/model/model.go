@@ -153,6 +153,9 @@ type Member struct {
 	Mute     bool      `json:"mute"`
 	Flags    int       `json:"flags"`
 	Pending  bool      `json:"pending"`
+	// CommunicationDisabledUntil is the end of the member's timeout
+	// (nil: none); a time past is no timeout.
+	CommunicationDisabledUntil *time.Time `json:"communication_disabled_until,omitempty"`
 }
 
 // Ban records a user banned from a guild.

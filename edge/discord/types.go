@@ -74,8 +74,12 @@ func NewMember(m *model.Member, user *model.User) *Member {
 	if roles == nil {
 		roles = []ID{}
 	}
-	return &Member{User: user, Nick: m.Nick, Roles: roles, JoinedAt: Timestamp(m.JoinedAt),
+	out := &Member{User: user, Nick: m.Nick, Roles: roles, JoinedAt: Timestamp(m.JoinedAt),
 		Deaf: m.Deaf, Mute: m.Mute, Flags: m.Flags, Pending: m.Pending}
+	if t := m.CommunicationDisabledUntil; t != nil && t.After(time.Now()) {
+		out.CommunicationDisabledUntil = TimePtr(t) // Discord shows no timeout once it ended
+	}
+	return out
 }
 
 // Emoji is the emoji of a reaction. Unicode emoji have a null id.

@@ -4,6 +4,7 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/accord-chat/accord/core/apierr"
 	"github.com/accord-chat/accord/core/engine"
@@ -112,10 +113,11 @@ func (s *Server) getMember(r *request) (any, error) {
 }
 
 type memberBody struct {
-	Nick  opt[string] `json:"nick"`
-	Roles opt[[]ID]   `json:"roles"`
-	Mute  opt[bool]   `json:"mute"`
-	Deaf  opt[bool]   `json:"deaf"`
+	Nick                       opt[string]    `json:"nick"`
+	Roles                      opt[[]ID]      `json:"roles"`
+	Mute                       opt[bool]      `json:"mute"`
+	Deaf                       opt[bool]      `json:"deaf"`
+	CommunicationDisabledUntil opt[time.Time] `json:"communication_disabled_until"`
 }
 
 func (s *Server) modifyMember(r *request) (any, error) {
@@ -127,7 +129,8 @@ func (s *Server) modifyMember(r *request) (any, error) {
 	if err := decodeJSON(r.Request, &body); err != nil {
 		return nil, err
 	}
-	mp := engine.MemberPatch{Nick: body.Nick.nullable(), Mute: body.Mute.ptr(), Deaf: body.Deaf.ptr()}
+	mp := engine.MemberPatch{Nick: body.Nick.nullable(), Mute: body.Mute.ptr(), Deaf: body.Deaf.ptr(),
+		CommunicationDisabledUntil: body.CommunicationDisabledUntil.nullable()}
 	if body.Roles.Set {
 		roles := body.Roles.V
 		mp.Roles = &roles
