@@ -101,11 +101,17 @@ func (e *Engine) Login(ctx context.Context, login, password string) (*model.User
 	return u, tok, nil
 }
 
-// RevokeToken deletes a token so it no longer authenticates.
-func (e *Engine) RevokeToken(ctx context.Context, digest []byte) error {
+// RevokeToken deletes a token of the user so it no longer authenticates,
+// and closes the gateway sessions opened with it, on every node.
+func (e *Engine) RevokeToken(ctx context.Context, userID ID, digest []byte) error {
 	p := &plan{}
 	p.op(store.Op{Kind: store.OpDeleteToken, Hash: digest})
+	p.emit(revoked(userID, digest))
 	return e.commitGlobal(ctx, p)
+}
+
+func revoked(userID ID, digest []byte) Event {
+	return Event{Type: "TOKEN_REVOKED", UserIDs: []ID{userID}, Data: &TokenRevoked{UserID: userID, Digest: digest}}
 }
 
 // CreateApplication makes a bot application owned by ownerID (0 for one
@@ -218,6 +224,7 @@ func (e *Engine) ResetBotToken(ctx context.Context, callerID, appID ID) (token s
 	p := &plan{}
 	if len(old) > 0 {
 		p.op(store.Op{Kind: store.OpDeleteToken, Hash: old})
+		p.emit(revoked(app.ID, old))
 	}
 	p.op(store.Op{Kind: store.OpPutApplication, Application: &na})
 	p.op(store.Op{Kind: store.OpPutToken, Token: &model.Token{Hash: digest, UserID: app.ID, Bot: true, CreatedAt: e.Now()}})

@@ -118,6 +118,7 @@ var payloadTypes = map[string]func() any{
 	"pins_updated":     func() any { return &PinsUpdated{} },
 	"typing":           func() any { return &Typing{} },
 	"role_deleted":     func() any { return &RoleDeleted{} },
+	"token_revoked":    func() any { return &TokenRevoked{} },
 }
 
 // payloadName is the name of a payload's type in an entry, "" for a type
@@ -158,6 +159,8 @@ func payloadName(d any) string {
 		return "typing"
 	case *RoleDeleted:
 		return "role_deleted"
+	case *TokenRevoked:
+		return "token_revoked"
 	}
 	return ""
 }

@@ -50,6 +50,14 @@ type Typing struct {
 	Timestamp int64 `json:"timestamp"`
 }
 
+// TokenRevoked (event TOKEN_REVOKED) says a token no longer
+// authenticates: every node forgets it and closes the gateway sessions
+// opened with it. It never reaches a client as such.
+type TokenRevoked struct {
+	UserID ID     `json:"user_id"`
+	Digest []byte `json:"digest"`
+}
+
 // RoleDeleted is GUILD_ROLE_DELETE.
 type RoleDeleted struct {
 	GuildID ID `json:"guild_id"`

@@ -22,7 +22,10 @@ type SessionRecord struct {
 	LargeThreshold int    `json:"large"`
 	Version        int    `json:"v"`
 	Node           string `json:"node"`
-	Guilds         []ID   `json:"guilds"`
+	// TokenDigest is the digest of the token that opened the session:
+	// only that token resumes it.
+	TokenDigest []byte `json:"tok,omitempty"`
+	Guilds      []ID   `json:"guilds"`
 	// BaseSeq is the session's sequence when it was (re)anchored: its next
 	// dispatch is BaseSeq+1, and comes from an entry after Anchor.
 	BaseSeq int64 `json:"base_seq"`

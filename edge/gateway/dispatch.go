@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"time"
@@ -106,6 +107,11 @@ func at(p *shared, ev *engine.Event) *shared {
 
 func (s *Server) publishOne(ev *engine.Event, only *session) {
 	switch d := ev.Data.(type) {
+	case *engine.TokenRevoked:
+		if only == nil { // not when rebuilding a stream: nothing to send
+			s.revoke(d)
+		}
+		return
 	case *engine.PresenceEvent:
 		s.broadcastPresence(d.UserID, ev, only)
 		return
@@ -381,4 +387,26 @@ func (s *Server) userOrDeleted(id ID) *model.User {
 		return u
 	}
 	return &model.User{ID: id, Username: "Deleted User", Discriminator: "0"}
+}
+
+// revoke acts on a revoked token on this node: the token cache forgets it
+// (so REST here refuses it at once), and every session opened with it
+// ends, its connection closed with 4004 and the session not resumable.
+// Every node applies the revocation, so this happens region-wide.
+func (s *Server) revoke(d *engine.TokenRevoked) {
+	if s.cfg.Verifier != nil {
+		s.cfg.Verifier.Forget(d.Digest)
+	}
+	for _, sess := range s.userSessions(d.UserID) {
+		if !bytes.Equal(sess.token, d.Digest) {
+			continue
+		}
+		sess.mu.Lock()
+		c := sess.conn
+		sess.mu.Unlock()
+		s.removeSession(sess)
+		if c != nil {
+			s.closeWith(c, CloseAuthenticationFailed)
+		}
+	}
 }

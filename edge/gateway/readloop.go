@@ -191,7 +191,7 @@ func (s *Server) identify(c *conn, raw json.RawMessage) bool {
 		s.closeWith(c, CloseAuthenticationFailed)
 		return false
 	}
-	sess := &session{id: newSessionID(), user: user, largeThreshold: 50, version: c.version}
+	sess := &session{id: newSessionID(), user: user, largeThreshold: 50, version: c.version, token: t.Hash}
 	switch {
 	case id.Intents != nil:
 		sess.intents, sess.explicit = *id.Intents, true
@@ -294,10 +294,12 @@ func (s *Server) resume(c *conn, raw json.RawMessage) bool {
 		return false
 	}
 	sess := s.session(r.SessionID)
-	if sess == nil && s.resumeRemote(c, r.SessionID, t.UserID, r.Seq) {
+	if sess == nil && s.resumeRemote(c, r.SessionID, t.UserID, t.Hash, r.Seq) {
 		return true // held by another node of the region until now
 	}
-	if sess == nil || sess.user.ID != t.UserID {
+	if sess == nil || sess.user.ID != t.UserID || !bytes.Equal(sess.token, t.Hash) {
+		// Another user's session, or this user's opened with another
+		// token (one since revoked or reset): not resumable with this.
 		s.invalidSession(c, false)
 		return true
 	}

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"sync"
 	"time"
@@ -249,7 +250,7 @@ func (s *Server) record(sess *session, anchor []uint64) engine.SessionRecord {
 	guilds := append([]ID(nil), sess.guilds...)
 	rec := engine.SessionRecord{
 		ID: sess.id, UserID: sess.user.ID, Intents: sess.intents, Explicit: sess.explicit, Shard: sess.shard,
-		LargeThreshold: sess.largeThreshold, Version: sess.version, Node: s.cfg.NodeName,
+		LargeThreshold: sess.largeThreshold, Version: sess.version, Node: s.cfg.NodeName, TokenDigest: sess.token,
 		Guilds: guilds, BaseSeq: sess.baseSeq, Anchor: anchor,
 		Runs: append([]engine.Run(nil), sess.runs...),
 	}
@@ -337,12 +338,12 @@ func (s *Server) sessionMoved(rec *engine.SessionRecord) {
 // resumeRemote resumes a session this node does not hold, from its
 // replicated record. It reports whether the session was resumed; false
 // means the caller sends INVALID_SESSION.
-func (s *Server) resumeRemote(c *conn, sessionID string, userID ID, clientSeq int64) bool {
+func (s *Server) resumeRemote(c *conn, sessionID string, userID ID, token []byte, clientSeq int64) bool {
 	if s.region == nil || s.region.isEnded(sessionID) {
 		return false
 	}
 	rec := s.eng.Session(sessionID)
-	if rec == nil || rec.UserID != userID || len(rec.Anchor) != len(s.region.logs) {
+	if rec == nil || rec.UserID != userID || !bytes.Equal(rec.TokenDigest, token) || len(rec.Anchor) != len(s.region.logs) {
 		return false
 	}
 	user := s.eng.User(userID)
@@ -367,7 +368,7 @@ func (s *Server) tryResumeRemote(c *conn, rec *engine.SessionRecord, user *model
 	defer s.region.unlockAll()
 
 	sess := &session{id: rec.ID, user: user, intents: rec.Intents, explicit: rec.Explicit, shard: rec.Shard,
-		largeThreshold: rec.LargeThreshold, version: rec.Version, seq: rec.BaseSeq}
+		largeThreshold: rec.LargeThreshold, version: rec.Version, seq: rec.BaseSeq, token: rec.TokenDigest}
 	// Rebuild each shard's stream for this session with the live
 	// dispatch code: the session collects what it would have been sent.
 	s.addSession(sess, rec.Guilds)

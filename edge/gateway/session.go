@@ -22,6 +22,7 @@ type session struct {
 	shard          [2]int
 	largeThreshold int
 	version        int       // gateway version the session was identified on
+	token          []byte    // digest of the token that opened it; only it resumes
 	reg            *regional // the region's bookkeeping; nil outside a region
 
 	mu       sync.Mutex

@@ -55,7 +55,7 @@ func (s *Server) login(r *request) (any, error) {
 }
 
 func (s *Server) logout(r *request) (any, error) {
-	if err := s.eng.RevokeToken(r.Context(), r.token.Hash); err != nil {
+	if err := s.eng.RevokeToken(r.Context(), r.user.ID, r.token.Hash); err != nil {
 		return nil, err
 	}
 	s.cfg.Verifier.Forget(r.token.Hash)

@@ -309,6 +309,7 @@ type gwClient struct {
 	guilds    map[string]map[string]any // GUILD_CREATE by guild ID
 	ready     chan struct{}
 	closed    chan struct{}
+	err       error // why the connection ended, once closed is
 	wmu       sync.Mutex
 }
 
@@ -321,12 +322,18 @@ func dialGateway(t *testing.T, base, name string) (*websocket.Conn, error) {
 // connect identifies as u on node base and waits for its GUILD_CREATE.
 func connect(t *testing.T, base, name string, u user) *gwClient {
 	t.Helper()
+	return connectWith(t, base, name, u, 1|1<<9|1<<15)
+}
+
+// connectWith is connect with the given intents.
+func connectWith(t *testing.T, base, name string, u user, intents int) *gwClient {
+	t.Helper()
 	ws, err := dialGateway(t, base, name)
 	if err != nil {
 		t.Fatalf("%s: dial: %v", name, err)
 	}
 	c := &gwClient{t: t, name: name, ws: ws, ready: make(chan struct{}), closed: make(chan struct{})}
-	c.send(map[string]any{"op": 2, "d": map[string]any{"token": u.token, "intents": 1 | 1<<9 | 1<<15,
+	c.send(map[string]any{"op": 2, "d": map[string]any{"token": u.token, "intents": intents,
 		"properties": map[string]any{"os": "linux", "browser": "test", "device": "test"}}})
 	go c.read()
 	select {
@@ -357,6 +364,9 @@ func (c *gwClient) read() {
 			D  json.RawMessage `json:"d"`
 		}
 		if err := c.ws.ReadJSON(&p); err != nil {
+			c.mu.Lock()
+			c.err = err
+			c.mu.Unlock()
 			return
 		}
 		c.mu.Lock()

@@ -1,11 +1,14 @@
 package region_test
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gorilla/websocket"
 )
 
 // world is a guild on a region: three users, each with a gateway client
@@ -307,4 +310,38 @@ func startSenders(w *world, nodes func() []string) (*sender, chan struct{}, *syn
 		go s.run(stop, wg, nodes, u, w.channel, fmt.Sprintf("u%d", i))
 	}
 	return s, stop, wg
+}
+
+// TestRegionTokenResetClosesSessionsEverywhere: resetting a bot's token
+// on one node closes the bot's gateway sessions on every node with 4004,
+// and the old token no longer works anywhere.
+func TestRegionTokenResetClosesSessionsEverywhere(t *testing.T) {
+	r := startRegion(t, 3)
+	w := setup(t, r)
+	owner := w.users[0]
+	app := mustAPI(t, r.url(1), "POST", "/applications", owner.token, map[string]any{"name": "Region Bot"}, 201)
+	bot := user{id: app["id"].(string), token: "Bot " + app["token"].(string)}
+	mustAPI(t, r.url(3), "POST", "/oauth2/authorize?client_id="+bot.id+"&scope=bot", owner.token,
+		map[string]any{"guild_id": w.guild, "authorize": true}, 200)
+	var sessions []*gwClient
+	for n := 1; n <= r.nodes; n++ {
+		sessions = append(sessions, connectWith(t, r.url(n), fmt.Sprintf("bot@node%d", n), bot, 1|1<<9))
+	}
+	mustAPI(t, r.url(2), "POST", "/applications/"+bot.id+"/bot/reset", owner.token, nil, 200)
+	for _, c := range sessions {
+		select {
+		case <-c.closed:
+		case <-time.After(time.Minute):
+			t.Fatalf("%s: still open a minute after the token was reset", c.name)
+		}
+		var ce *websocket.CloseError
+		if !errors.As(c.err, &ce) || ce.Code != 4004 {
+			t.Fatalf("%s: ended with %v, want close 4004", c.name, c.err)
+		}
+	}
+	for n := 1; n <= r.nodes; n++ {
+		if status, out, err := api(r.url(n), "GET", "/users/@me", bot.token, nil); err != nil || status != 401 {
+			t.Fatalf("node %d: the old token answered %d %v %v, want 401", n, status, out, err)
+		}
+	}
 }
