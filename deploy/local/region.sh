@@ -73,6 +73,12 @@ start)
 	names=()
 	for i in $(seq 1 "$nodes"); do names+=("node-$i"); done
 	"$bin" certs --dir "$data/tls" "${names[@]}" >/dev/null
+	# One key signs attachment URLs for the whole region: a URL handed
+	# out by one node must work on every other.
+	if [ ! -s "$data/attachment.key" ]; then
+		(umask 077 && od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$data/attachment.key")
+	fi
+	akey=$(cat "$data/attachment.key")
 	for i in $(seq 1 "$nodes"); do
 		pidf="$data/node$i.pid"
 		if alive "$pidf"; then continue; fi
@@ -87,7 +93,7 @@ start)
 			done
 			join=(--join "$peers")
 		fi
-		"$bin" edge --region local --node-id "$i" \
+		ACCORD_ATTACHMENT_KEY=$akey "$bin" edge --region local --node-id "$i" \
 			--listen "127.0.0.1:$http" --raft-addr "127.0.0.1:$raft" "${join[@]}" \
 			--data "$data/node$i" \
 			--tls-ca "$data/tls/ca.pem" --tls-cert "$data/tls/node-$i.pem" --tls-key "$data/tls/node-$i-key.pem" \

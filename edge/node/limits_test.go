@@ -5,6 +5,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -133,4 +135,32 @@ func TestConnectionsPerAddressAreLimited(t *testing.T) {
 		}
 	}
 	_, _, _, _ = a, b, sb, d
+}
+
+// TestAttachmentKeyIsKept: without a configured key a node makes one on
+// first start and keeps it in the data directory, so URLs it signed still
+// work after a restart; a configured key wins; a damaged file is an
+// error, not a silent new key.
+func TestAttachmentKeyIsKept(t *testing.T) {
+	cfg := config.Default()
+	cfg.Data = t.TempDir()
+	k1, err := attachmentKey(cfg)
+	if err != nil || len(k1) != 32 {
+		t.Fatalf("first key: %x, %v", k1, err)
+	}
+	k2, err := attachmentKey(cfg)
+	if err != nil || string(k1) != string(k2) {
+		t.Fatalf("second start got another key: %x vs %x (%v)", k2, k1, err)
+	}
+	cfg.AttachmentKey = strings.Repeat("ab", 32)
+	if k, err := attachmentKey(cfg); err != nil || k[0] != 0xab || len(k) != 32 {
+		t.Fatalf("configured key: %x, %v", k, err)
+	}
+	cfg.AttachmentKey = ""
+	if err := os.WriteFile(filepath.Join(cfg.Data, "attachment.key"), []byte("not hex\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := attachmentKey(cfg); err == nil {
+		t.Fatal("a damaged key file was accepted")
+	}
 }

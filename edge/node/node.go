@@ -2,7 +2,9 @@ package node
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/subtle"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -120,8 +122,15 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, error
 	}
 	wsURL := "ws" + strings.TrimPrefix(cfg.PublicURL, "http") + "/gateway"
 	verifier := auth.NewVerifier(st)
+	akey, err := attachmentKey(cfg)
+	if err != nil {
+		n.closeRegion()
+		st.Close()
+		return nil, err
+	}
 	n.api = rest.New(rest.Config{
-		Engine: n.engine, Verifier: verifier, Limiter: n.limiter,
+		AttachmentKey: akey,
+		Engine:        n.engine, Verifier: verifier, Limiter: n.limiter,
 		Logger: log.With("component", "rest"), AttachmentDir: filepath.Join(cfg.Data, "attachments"),
 		PublicURL: cfg.PublicURL, GatewayURL: wsURL, Registerer: n.reg,
 		Forward: newForwarder(n.raft, log.With("component", "forward")),
@@ -315,3 +324,30 @@ func (n *Node) closeRegion() {
 
 // Raft exposes the node's Raft groups (admin commands, tests).
 func (n *Node) Raft() *raftstore.Node { return n.raft }
+
+// attachmentKey is the key that signs attachment URLs: the configured
+// one, or one kept in the data directory (made on first start), so that
+// URLs handed out survive a restart.
+func attachmentKey(cfg config.Config) ([]byte, error) {
+	if cfg.AttachmentKey != "" {
+		return hex.DecodeString(cfg.AttachmentKey)
+	}
+	path := filepath.Join(cfg.Data, "attachment.key")
+	if b, err := os.ReadFile(path); err == nil {
+		k, err := hex.DecodeString(strings.TrimSpace(string(b)))
+		if err != nil || len(k) < 32 {
+			return nil, fmt.Errorf("%s: not a key of 32 bytes or more in hex", path)
+		}
+		return k, nil
+	} else if !os.IsNotExist(err) {
+		return nil, fmt.Errorf("attachment key: %w", err)
+	}
+	k := make([]byte, 32)
+	if _, err := rand.Read(k); err != nil {
+		return nil, fmt.Errorf("attachment key: %w", err)
+	}
+	if err := os.WriteFile(path, []byte(hex.EncodeToString(k)+"\n"), 0o600); err != nil {
+		return nil, fmt.Errorf("attachment key: %w", err)
+	}
+	return k, nil
+}

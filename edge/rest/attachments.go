@@ -237,14 +237,15 @@ func (s *Server) discardUploads(channelID ID, atts []model.Attachment) {
 	}
 }
 
-// serveAttachment serves a stored file. URLs are not access-checked yet
-// (signed URLs are to come); the headers keep a file from running as the
-// site.
+// serveAttachment serves a stored file to whoever holds a signed URL for
+// it (signed.go); the headers keep a file from running as the site.
 func (s *Server) serveAttachment(w http.ResponseWriter, r *http.Request) {
 	cid, err1 := snowflake.Parse(r.PathValue("channel_id"))
 	aid, err2 := snowflake.Parse(r.PathValue("attachment_id"))
 	name := r.PathValue("filename")
-	if err1 != nil || err2 != nil || safeFilename(name) != name {
+	if err1 != nil || err2 != nil || safeFilename(name) != name || !s.urls.verify(cid.String()+"/"+aid.String()+"/"+name, r.URL.Query()) {
+		// Unsigned, expired, forged or malformed: as if nothing were
+		// there (signed.go).
 		http.NotFound(w, r)
 		return
 	}

@@ -70,6 +70,8 @@ func (rd *renderer) message(m *model.Message, ref *model.Message) *discord.Messa
 	}
 	if out.Attachments == nil {
 		out.Attachments = []model.Attachment{}
+	} else {
+		out.Attachments = rd.s.signAttachments(out.Attachments)
 	}
 	if out.Embeds == nil {
 		out.Embeds = []json.RawMessage{}
@@ -182,6 +184,18 @@ func (s *Server) inviteList(invs []*model.Invite) []*discord.Invite {
 	out := make([]*discord.Invite, 0, len(invs))
 	for _, inv := range invs {
 		out = append(out, s.invite(inv, true))
+	}
+	return out
+}
+
+// signAttachments copies attachments with freshly signed URLs: whoever is
+// handed the message may fetch its files for a day (signed.go).
+func (s *Server) signAttachments(atts []model.Attachment) []model.Attachment {
+	out := make([]model.Attachment, len(atts))
+	for i, a := range atts {
+		a.URL = s.urls.sign(a.URL)
+		a.ProxyURL = s.urls.sign(a.ProxyURL)
+		out[i] = a
 	}
 	return out
 }

@@ -92,6 +92,8 @@ func (s *Server) routes() {
 	s.handle("DELETE", "/channels/{channel_id}/messages/{message_id}/reactions/{emoji}/@me", 0, s.removeOwnReaction)
 	s.handle("DELETE", "/channels/{channel_id}/messages/{message_id}/reactions/{emoji}/{user_id}", 0, s.removeUserReaction)
 
+	s.handle("POST", "/attachments/refresh-urls", 0, s.refreshURLs)
+
 	// Files and the fallback.
 	s.mux.HandleFunc("GET /attachments/{channel_id}/{attachment_id}/{filename}", s.serveAttachment)
 	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {

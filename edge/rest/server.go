@@ -3,6 +3,7 @@ package rest
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -49,6 +50,9 @@ type Config struct {
 	// Forward sends a write to the leader of its shard when this node
 	// does not lead it (region mode); nil on a single node.
 	Forward Forwarder
+	// AttachmentKey signs attachment URLs (signed.go); every node of a
+	// region needs the same. Empty: a random key for this process only.
+	AttachmentKey []byte
 }
 
 // Forwarder relays a request to another node of the region: the leader
@@ -66,6 +70,7 @@ type Server struct {
 	log     *slog.Logger
 	mux     *http.ServeMux
 	metrics *metrics
+	urls    urlSigner
 }
 
 // New builds the API. Mount Handler at the root of the HTTP server.
@@ -76,7 +81,15 @@ func New(cfg Config) *Server {
 	if cfg.MaxUpload == 0 {
 		cfg.MaxUpload = 25 << 20
 	}
-	s := &Server{cfg: cfg, eng: cfg.Engine, log: cfg.Logger, mux: http.NewServeMux(), metrics: newMetrics(cfg.Registerer)}
+	key := cfg.AttachmentKey
+	if len(key) == 0 {
+		key = make([]byte, 32)
+		if _, err := rand.Read(key); err != nil {
+			panic(fmt.Sprintf("rest: attachment key: %v", err))
+		}
+	}
+	s := &Server{cfg: cfg, eng: cfg.Engine, log: cfg.Logger, mux: http.NewServeMux(), metrics: newMetrics(cfg.Registerer),
+		urls: urlSigner{key: key, now: time.Now}}
 	s.routes()
 	return s
 }

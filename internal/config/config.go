@@ -5,6 +5,7 @@ package config
 
 import (
 	"bytes"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -30,6 +31,10 @@ type Config struct {
 	// MetricsToken lets a scraper that is not local read /metrics on
 	// Listen: "Authorization: Bearer <token>".
 	MetricsToken string `yaml:"metrics_token"`
+	// AttachmentKey (hex, at least 32 bytes) signs attachment URLs; every
+	// node of a region must have the same. Empty: a key kept in
+	// Data/attachment.key, made on first start (right for a node alone).
+	AttachmentKey string `yaml:"attachment_key"`
 	// Data is the directory for the embedded store and attachments.
 	Data string `yaml:"data"`
 	// PublicURL is how clients reach this node; derived from Listen when
@@ -166,6 +171,7 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	env("ACCORD_PUBLIC_URL", &cfg.PublicURL)
 	env("ACCORD_METRICS_LISTEN", &cfg.MetricsListen)
 	env("ACCORD_METRICS_TOKEN", &cfg.MetricsToken)
+	env("ACCORD_ATTACHMENT_KEY", &cfg.AttachmentKey)
 	env("ACCORD_RATE_LIMITS", &cfg.RateLimits)
 	env("ACCORD_LOG_LEVEL", &cfg.LogLevel)
 	env("ACCORD_STORE", &cfg.Store)
@@ -266,6 +272,11 @@ func (c Config) Validate() error {
 	}
 	if c.Data == "" {
 		errs = append(errs, errors.New("data: must not be empty"))
+	}
+	if c.AttachmentKey != "" {
+		if k, err := hex.DecodeString(c.AttachmentKey); err != nil || len(k) < 32 {
+			errs = append(errs, errors.New("attachment_key: must be at least 32 bytes, in hex (openssl rand -hex 32)"))
+		}
 	}
 	switch c.RateLimits {
 	case "on", "off":
