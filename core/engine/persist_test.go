@@ -76,16 +76,7 @@ func TestApplyDoesNotWaitForTheStore(t *testing.T) {
 	ctx := context.Background()
 
 	gs.set(true) // set-up writes go through
-	owner, _, err := e.Register(ctx, "owner", "password123")
-	if err != nil {
-		t.Fatal(err)
-	}
-	gid, err := e.CreateGuild(ctx, owner.ID, "Guild", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var text ID
-	_ = e.View(gid, func(s *State) error { text = s.Guild.SystemChannelID; return nil })
+	owner, _, text := ownerWithGuild(t, e, "Guild")
 	drain(pub.events)
 
 	gs.set(false) // no Commit is waiting: the set-up was acknowledged
@@ -146,16 +137,7 @@ func TestFailedStoreWriteIsRetried(t *testing.T) {
 	fs := &failingStore{Store: inner}
 	e := newTestEngine(t, Config{Store: fs, Logger: slog.New(slog.DiscardHandler)})
 	ctx := context.Background()
-	owner, _, err := e.Register(ctx, "owner", "password123")
-	if err != nil {
-		t.Fatal(err)
-	}
-	gid, err := e.CreateGuild(ctx, owner.ID, "Guild", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var text ID
-	_ = e.View(gid, func(s *State) error { text = s.Guild.SystemChannelID; return nil })
+	owner, _, text := ownerWithGuild(t, e, "Guild")
 	fs.failures.Store(3)
 	ev, err := e.CreateMessage(ctx, owner.ID, text, MessageParams{Content: "retried"})
 	if err != nil {
@@ -167,6 +149,24 @@ func TestFailedStoreWriteIsRetried(t *testing.T) {
 	if _, err := inner.GetMessage(ctx, text, ev.Message.ID); err != nil {
 		t.Fatalf("acknowledged message not in the store: %v", err)
 	}
+}
+
+// ownerWithGuild registers a user who creates a guild, and returns the
+// user, the guild and its text channel.
+func ownerWithGuild(t *testing.T, e *Engine, name string) (*model.User, ID, ID) {
+	t.Helper()
+	ctx := context.Background()
+	owner, _, err := e.Register(ctx, "owner", "password123")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gid, err := e.CreateGuild(ctx, owner.ID, name, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var text ID
+	_ = e.View(gid, func(s *State) error { text = s.Guild.SystemChannelID; return nil })
+	return owner, gid, text
 }
 
 func drain(ch chan Event) {

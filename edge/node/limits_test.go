@@ -1,9 +1,7 @@
 package node
 
 import (
-	"context"
 	"io"
-	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -20,21 +18,7 @@ func TestTrickledBodyIsCutOff(t *testing.T) {
 	saved := publicLimits
 	publicLimits.read = time.Second
 	defer func() { publicLimits = saved }()
-	cfg := config.Default()
-	cfg.Listen, cfg.Data, cfg.PublicURL = "127.0.0.1:0", t.TempDir(), "http://127.0.0.1"
-	n, err := New(context.Background(), cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- n.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	}()
+	n := runNode(t, nil)
 	c, err := net.Dial("tcp", n.Addr())
 	if err != nil {
 		t.Fatal(err)

@@ -12,12 +12,16 @@ import (
 	"github.com/accord-chat/accord/internal/config"
 )
 
-// TestHealthzReportsAHaltedShard: a node whose shard stopped applying (an
-// entry of a newer format reached it) answers /healthz with 503 and why,
-// and counts the shard in accord_raft_shards_halted.
-func TestHealthzReportsAHaltedShard(t *testing.T) {
+// runNode starts a node alone on loopback ports with a fresh data
+// directory (edit changes its configuration first), and stops it when
+// the test ends, failing the test if Run returns an error.
+func runNode(t *testing.T, edit func(*config.Config)) *Node {
+	t.Helper()
 	cfg := config.Default()
 	cfg.Listen, cfg.Data, cfg.PublicURL = "127.0.0.1:0", t.TempDir(), "http://127.0.0.1"
+	if edit != nil {
+		edit(&cfg)
+	}
 	n, err := New(context.Background(), cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
@@ -31,6 +35,14 @@ func TestHealthzReportsAHaltedShard(t *testing.T) {
 			t.Error(err)
 		}
 	})
+	return n
+}
+
+// TestHealthzReportsAHaltedShard: a node whose shard stopped applying (an
+// entry of a newer format reached it) answers /healthz with 503 and why,
+// and counts the shard in accord_raft_shards_halted.
+func TestHealthzReportsAHaltedShard(t *testing.T) {
+	n := runNode(t, nil)
 	get := func(path string) (int, string) {
 		t.Helper()
 		res, err := http.Get("http://" + n.Addr() + path)
@@ -93,21 +105,7 @@ func TestMetricsAreForTheOperator(t *testing.T) {
 	}
 
 	t.Run("separate listener", func(t *testing.T) {
-		cfg := config.Default()
-		cfg.Listen, cfg.Data, cfg.PublicURL, cfg.MetricsListen = "127.0.0.1:0", t.TempDir(), "http://127.0.0.1", "127.0.0.1:0"
-		n, err := New(context.Background(), cfg, slog.New(slog.DiscardHandler))
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- n.Run(ctx) }()
-		defer func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Error(err)
-			}
-		}()
+		n := runNode(t, func(cfg *config.Config) { cfg.MetricsListen = "127.0.0.1:0" })
 		status := func(url string) int {
 			res, err := http.Get(url)
 			if err != nil {
