@@ -124,7 +124,8 @@ func azBody(route, msg, guild string) any {
 // TestEveryRouteRefusesOutsiders walks every route of routes.go: a user
 // outside the guild, and a member who cannot see the channel, are refused
 // every guild, channel and application route with Discord's 403 or 404
-// codes, and nothing changes.
+// codes; a member lacking a route's permission is refused with 50013 (or
+// 50005, editing another's message); and nothing changes.
 func TestEveryRouteRefusesOutsiders(t *testing.T) {
 	src, err := os.ReadFile("routes.go")
 	if err != nil {
@@ -231,4 +232,119 @@ func TestEveryRouteRefusesOutsiders(t *testing.T) {
 			}
 		}
 	}
+
+	// A member who sees the channel but lacks each route's permission:
+	// one every member has by default is denied to it in the channel.
+	lacker := h.user("lacker")
+	h.join(f.owner, lacker, f.text)
+	for _, route := range routes {
+		if s := azScope[route]; s != azGuild && s != azChannel {
+			continue
+		}
+		need, ok := azNeeds[route]
+		if !ok {
+			t.Errorf("route %s has no row in azNeeds: say what a member needs for it", route)
+			continue
+		}
+		if need == azAnyMember {
+			continue
+		}
+		denied := need < azAuthor && need&perm.DefaultEveryone != 0
+		if denied {
+			f.overwrite(f.text, lacker.ID, 1, 0, need)
+		}
+		before := snapshot()
+		method, _, _ := strings.Cut(route, " ")
+		var body any
+		if method != "GET" && method != "DELETE" {
+			body = azBody(route, msg, f.gid)
+		}
+		r := h.do(method, path(route), lacker.Token, body)
+		want := 50013
+		if need == azAuthor {
+			want = 50005
+		}
+		if r.Status != 403 || r.Code() != want {
+			t.Errorf("%s as a member without what it needs: %d %s, want 403 %d", route, r.Status, r.Body, want)
+		}
+		if after := snapshot(); after != before {
+			t.Fatalf("%s as a member without what it needs changed data:\nbefore:\n%s\nafter:\n%s", route, before, after)
+		}
+		if denied {
+			h.must(204, h.do("DELETE", "/channels/"+f.text+"/permissions/"+lacker.ID, f.owner.Token, nil))
+		}
+	}
+	for r := range azNeeds {
+		if s := azScope[r]; s != azGuild && s != azChannel {
+			t.Errorf("azNeeds lists %s, which is not a guild or channel route", r)
+		}
+	}
+}
+
+// Sentinels in azNeeds beside permission bits.
+const (
+	azAnyMember = 0
+	azOwner     = 1 << 62 // the guild's owner only
+	azAuthor    = 1 << 61 // the message's author only (50005 otherwise)
+)
+
+// azNeeds is what a member needs for each guild and channel route (the
+// message and its reaction are the owner's; {user_id} is another
+// member). A member lacking it is refused; azAnyMember routes are not
+// walked here (their own tests cover what they do).
+var azNeeds = map[string]uint64{
+	"POST /oauth2/authorize":                                                          perm.ManageGuild,
+	"GET /users/@me/guilds/{guild_id}/member":                                         azAnyMember,
+	"DELETE /users/@me/guilds/{guild_id}":                                             azAnyMember,
+	"GET /guilds/{guild_id}":                                                          azAnyMember,
+	"PATCH /guilds/{guild_id}":                                                        perm.ManageGuild,
+	"DELETE /guilds/{guild_id}":                                                       azOwner,
+	"GET /guilds/{guild_id}/channels":                                                 azAnyMember,
+	"POST /guilds/{guild_id}/channels":                                                perm.ManageChannels,
+	"PATCH /guilds/{guild_id}/channels":                                               perm.ManageChannels,
+	"GET /guilds/{guild_id}/roles":                                                    azAnyMember,
+	"POST /guilds/{guild_id}/roles":                                                   perm.ManageRoles,
+	"PATCH /guilds/{guild_id}/roles":                                                  perm.ManageRoles,
+	"GET /guilds/{guild_id}/roles/{role_id}":                                          azAnyMember,
+	"PATCH /guilds/{guild_id}/roles/{role_id}":                                        perm.ManageRoles,
+	"DELETE /guilds/{guild_id}/roles/{role_id}":                                       perm.ManageRoles,
+	"GET /guilds/{guild_id}/members":                                                  azAnyMember,
+	"GET /guilds/{guild_id}/members/search":                                           azAnyMember,
+	"PATCH /guilds/{guild_id}/members/@me":                                            azAnyMember, // CHANGE_NICKNAME: roles_members_test
+	"GET /guilds/{guild_id}/members/{user_id}":                                        azAnyMember,
+	"PATCH /guilds/{guild_id}/members/{user_id}":                                      perm.ManageNicknames,
+	"DELETE /guilds/{guild_id}/members/{user_id}":                                     perm.KickMembers,
+	"PUT /guilds/{guild_id}/members/{user_id}/roles/{role_id}":                        perm.ManageRoles,
+	"DELETE /guilds/{guild_id}/members/{user_id}/roles/{role_id}":                     perm.ManageRoles,
+	"GET /guilds/{guild_id}/bans":                                                     perm.BanMembers,
+	"GET /guilds/{guild_id}/bans/{user_id}":                                           perm.BanMembers,
+	"PUT /guilds/{guild_id}/bans/{user_id}":                                           perm.BanMembers,
+	"DELETE /guilds/{guild_id}/bans/{user_id}":                                        perm.BanMembers,
+	"GET /guilds/{guild_id}/invites":                                                  perm.ManageGuild,
+	"DELETE /invites/{code}":                                                          perm.ManageChannels,
+	"GET /channels/{channel_id}":                                                      azAnyMember,
+	"PATCH /channels/{channel_id}":                                                    perm.ManageChannels,
+	"DELETE /channels/{channel_id}":                                                   perm.ManageChannels,
+	"PUT /channels/{channel_id}/permissions/{overwrite_id}":                           perm.ManageRoles,
+	"DELETE /channels/{channel_id}/permissions/{overwrite_id}":                        perm.ManageRoles,
+	"GET /channels/{channel_id}/invites":                                              perm.ManageChannels,
+	"POST /channels/{channel_id}/invites":                                             perm.CreateInstantInvite,
+	"POST /channels/{channel_id}/typing":                                              perm.SendMessages,
+	"GET /channels/{channel_id}/pins":                                                 azAnyMember, // empty without READ_MESSAGE_HISTORY
+	"PUT /channels/{channel_id}/pins/{message_id}":                                    perm.PinMessages,
+	"DELETE /channels/{channel_id}/pins/{message_id}":                                 perm.PinMessages,
+	"GET /channels/{channel_id}/messages/pins":                                        azAnyMember,
+	"PUT /channels/{channel_id}/messages/pins/{message_id}":                           perm.PinMessages,
+	"GET /channels/{channel_id}/messages":                                             azAnyMember, // empty without READ_MESSAGE_HISTORY
+	"POST /channels/{channel_id}/messages":                                            perm.SendMessages,
+	"POST /channels/{channel_id}/messages/bulk-delete":                                perm.ManageMessages,
+	"GET /channels/{channel_id}/messages/{message_id}":                                perm.ReadMessageHistory,
+	"PATCH /channels/{channel_id}/messages/{message_id}":                              azAuthor,
+	"DELETE /channels/{channel_id}/messages/{message_id}":                             perm.ManageMessages,
+	"DELETE /channels/{channel_id}/messages/{message_id}/{sub}":                       perm.ManageMessages,
+	"GET /channels/{channel_id}/messages/{message_id}/reactions/{emoji}":              perm.ReadMessageHistory,
+	"DELETE /channels/{channel_id}/messages/{message_id}/reactions/{emoji}":           perm.ManageMessages,
+	"PUT /channels/{channel_id}/messages/{message_id}/reactions/{emoji}/@me":          perm.ReadMessageHistory,
+	"DELETE /channels/{channel_id}/messages/{message_id}/reactions/{emoji}/@me":       azAnyMember,
+	"DELETE /channels/{channel_id}/messages/{message_id}/reactions/{emoji}/{user_id}": perm.ManageMessages,
 }
