@@ -129,8 +129,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, error
 		return nil, err
 	}
 	n.api = rest.New(rest.Config{
-		AttachmentKey: akey,
-		Engine:        n.engine, Verifier: verifier, Limiter: n.limiter,
+		AttachmentKey: akey, FilesURL: cfg.CDNURL,
+		Engine: n.engine, Verifier: verifier, Limiter: n.limiter,
 		Logger: log.With("component", "rest"), AttachmentDir: filepath.Join(cfg.Data, "attachments"),
 		PublicURL: cfg.PublicURL, GatewayURL: wsURL, Registerer: n.reg,
 		Forward: newForwarder(n.raft, log.With("component", "forward")),

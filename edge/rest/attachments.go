@@ -243,6 +243,12 @@ func (s *Server) serveAttachment(w http.ResponseWriter, r *http.Request) {
 	cid, err1 := snowflake.Parse(r.PathValue("channel_id"))
 	aid, err2 := snowflake.Parse(r.PathValue("attachment_id"))
 	name := r.PathValue("filename")
+	if s.urls.base != nil && !strings.EqualFold(r.Host, s.urls.base.Host) {
+		// With a files origin the API's origin serves no file: a page
+		// there could otherwise be made to run as the site.
+		http.NotFound(w, r)
+		return
+	}
 	if err1 != nil || err2 != nil || safeFilename(name) != name || !s.urls.verify(cid.String()+"/"+aid.String()+"/"+name, r.URL.Query()) {
 		// Unsigned, expired, forged or malformed: as if nothing were
 		// there (signed.go).

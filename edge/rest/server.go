@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -53,6 +54,11 @@ type Config struct {
 	// AttachmentKey signs attachment URLs (signed.go); every node of a
 	// region needs the same. Empty: a random key for this process only.
 	AttachmentKey []byte
+	// FilesURL, when set, is the separate origin user files are served
+	// from ("https://files.example.org", pointing at the same nodes, as
+	// Discord serves them from its CDN): attachment URLs name it, and the
+	// API's own origin serves no file. Empty: files on PublicURL.
+	FilesURL string
 }
 
 // Forwarder relays a request to another node of the region: the leader
@@ -90,6 +96,13 @@ func New(cfg Config) *Server {
 	}
 	s := &Server{cfg: cfg, eng: cfg.Engine, log: cfg.Logger, mux: http.NewServeMux(), metrics: newMetrics(cfg.Registerer),
 		urls: urlSigner{key: key, now: time.Now}}
+	if cfg.FilesURL != "" {
+		base, err := url.Parse(cfg.FilesURL)
+		if err != nil || base.Host == "" {
+			panic(fmt.Sprintf("rest: files URL %q is not an absolute URL", cfg.FilesURL))
+		}
+		s.urls.base = base
+	}
 	s.routes()
 	return s
 }

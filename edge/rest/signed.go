@@ -29,6 +29,9 @@ const attachmentURLTTL = 24 * time.Hour
 type urlSigner struct {
 	key []byte
 	now func() time.Time
+	// base, when set, replaces the scheme and host of the URLs signed
+	// (the files origin, Config.FilesURL).
+	base *url.URL
 }
 
 // mac is the signature of a file (channel/attachment/name, so a proxy
@@ -53,6 +56,11 @@ func (u urlSigner) sign(raw string) string {
 	file, ok := attachmentFile(p.Path)
 	if !ok {
 		return raw
+	}
+	if u.base != nil {
+		p.Scheme, p.Host = u.base.Scheme, u.base.Host
+		p.Path = strings.TrimRight(u.base.Path, "/") + "/attachments/" + file
+		p.RawPath = ""
 	}
 	now := u.now()
 	ex := strconv.FormatInt(now.Add(attachmentURLTTL).Unix(), 16)

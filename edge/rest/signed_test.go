@@ -2,6 +2,7 @@ package rest
 
 import (
 	"bytes"
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -101,4 +102,33 @@ func FuzzAttachmentSignature(f *testing.F) {
 			t.Fatalf("a changed signature verified: %q", b)
 		}
 	})
+}
+
+// TestFilesOrigin: with a files origin, attachment URLs name it, files
+// are served there only, and the API's origin serves none.
+func TestFilesOrigin(t *testing.T) {
+	f := mtSetup(t, func(c *Config) { c.FilesURL = "https://files.example.test" })
+	data := []byte("<html>a page</html>")
+	r := f.h.must(200, f.mtMultipart("POST", "/channels/"+f.text+"/messages", f.member.Token, "", mtFile{"file", "page.html", "text/html", data}))
+	signed := r.Obj()["attachments"].([]any)[0].(map[string]any)["url"].(string)
+	u, err := url.Parse(signed)
+	if err != nil || u.Scheme != "https" || u.Host != "files.example.test" || !strings.HasPrefix(u.Path, "/attachments/"+f.text+"/") {
+		t.Fatalf("attachment URL %s does not name the files origin", signed)
+	}
+	get := func(host string) int {
+		req, _ := http.NewRequest("GET", f.h.srv.URL+u.RequestURI(), nil)
+		req.Host = host
+		res, err := f.h.srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		return res.StatusCode
+	}
+	if got := get("files.example.test"); got != 200 {
+		t.Fatalf("files origin: %d, want 200", got)
+	}
+	if got := get(strings.TrimPrefix(f.h.srv.URL, "http://")); got != 404 {
+		t.Fatalf("API origin served a file: %d, want 404", got)
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -35,6 +36,10 @@ type Config struct {
 	// node of a region must have the same. Empty: a key kept in
 	// Data/attachment.key, made on first start (right for a node alone).
 	AttachmentKey string `yaml:"attachment_key"`
+	// CDNURL, when set, is a separate origin for user files (a name that
+	// reaches the same nodes): attachment URLs use it and the API's origin
+	// serves no file, so nothing uploaded can run as the site.
+	CDNURL string `yaml:"cdn_url"`
 	// Data is the directory for the embedded store and attachments.
 	Data string `yaml:"data"`
 	// PublicURL is how clients reach this node; derived from Listen when
@@ -127,6 +132,7 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	data := fs.String("data", "", "data directory (default ./accord-data)")
 	public := fs.String("public-url", "", "URL clients reach this node at")
 	metrics := fs.String("metrics-listen", "", "separate listener for /metrics (default: on --listen, loopback only)")
+	cdn := fs.String("cdn-url", "", "separate origin for user files, e.g. https://files.example.org")
 	rl := fs.String("rate-limits", "", "on or off")
 	level := fs.String("log-level", "", "debug, info, warn or error")
 	st := fs.String("store", "", "store backend: embedded or cassandra")
@@ -172,6 +178,7 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	env("ACCORD_METRICS_LISTEN", &cfg.MetricsListen)
 	env("ACCORD_METRICS_TOKEN", &cfg.MetricsToken)
 	env("ACCORD_ATTACHMENT_KEY", &cfg.AttachmentKey)
+	env("ACCORD_CDN_URL", &cfg.CDNURL)
 	env("ACCORD_RATE_LIMITS", &cfg.RateLimits)
 	env("ACCORD_LOG_LEVEL", &cfg.LogLevel)
 	env("ACCORD_STORE", &cfg.Store)
@@ -206,6 +213,7 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	set(*data, &cfg.Data)
 	set(*public, &cfg.PublicURL)
 	set(*metrics, &cfg.MetricsListen)
+	set(*cdn, &cfg.CDNURL)
 	set(*rl, &cfg.RateLimits)
 	set(*level, &cfg.LogLevel)
 	set(*st, &cfg.Store)
@@ -272,6 +280,11 @@ func (c Config) Validate() error {
 	}
 	if c.Data == "" {
 		errs = append(errs, errors.New("data: must not be empty"))
+	}
+	if c.CDNURL != "" {
+		if u, err := url.Parse(c.CDNURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("cdn_url: %q must be an absolute http(s) URL", c.CDNURL))
+		}
 	}
 	if c.AttachmentKey != "" {
 		if k, err := hex.DecodeString(c.AttachmentKey); err != nil || len(k) < 32 {

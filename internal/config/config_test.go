@@ -119,3 +119,17 @@ func TestCassandraSettings(t *testing.T) {
 		t.Fatalf("defaults not applied: %+v", cfg.Cassandra)
 	}
 }
+
+func TestCDNURL(t *testing.T) {
+	cfg, err := Load([]string{"--cdn-url", "https://files.example.org"}, env(nil))
+	if err != nil || cfg.CDNURL != "https://files.example.org" {
+		t.Fatalf("--cdn-url: %q, %v", cfg.CDNURL, err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	cfg.CDNURL = "files.example.org"
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "cdn_url") {
+		t.Fatalf("a URL without scheme validated: %v", err)
+	}
+}
