@@ -321,10 +321,25 @@ func TestRegionTokenResetClosesSessionsEverywhere(t *testing.T) {
 	owner := w.users[0]
 	app := mustAPI(t, r.url(1), "POST", "/applications", owner.token, map[string]any{"name": "Region Bot"}, 201)
 	bot := user{id: app["id"].(string), token: "Bot " + app["token"].(string)}
-	mustAPI(t, r.url(3), "POST", "/oauth2/authorize?client_id="+bot.id+"&scope=bot", owner.token,
+	// On the node that created it: another node may not have applied the
+	// application yet (a client reads its own writes where it wrote).
+	mustAPI(t, r.url(1), "POST", "/oauth2/authorize?client_id="+bot.id+"&scope=bot", owner.token,
 		map[string]any{"guild_id": w.guild, "authorize": true}, 200)
 	var sessions []*gwClient
 	for n := 1; n <= r.nodes; n++ {
+		// Each node knows the bot, and its membership, once it applied
+		// them: until then it would refuse the identify.
+		deadline := time.Now().Add(time.Minute)
+		for {
+			status, _, err := api(r.url(n), "GET", "/guilds/"+w.guild+"/members/"+bot.id, owner.token, nil)
+			if err == nil && status == 200 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("node %d never applied the bot's membership: %d %v", n, status, err)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
 		sessions = append(sessions, connectWith(t, r.url(n), fmt.Sprintf("bot@node%d", n), bot, 1|1<<9))
 	}
 	mustAPI(t, r.url(2), "POST", "/applications/"+bot.id+"/bot/reset", owner.token, nil, 200)
