@@ -151,14 +151,9 @@ func TestEveryRouteRefusesOutsiders(t *testing.T) {
 
 	f := mtSetup(t)
 	h := f.h
-	app := h.bot(f.owner, "authz bot")
-	h.must(200, h.do("POST", "/oauth2/authorize?client_id="+app.ID+"&scope=bot", f.owner.Token,
-		map[string]any{"guild_id": f.gid, "permissions": "0", "authorize": true}))
-	msg := h.send(f.owner, f.text, "keep me")
+	app, msg, role, code := f.furnish("authz bot")
 	h.must(204, f.react(f.owner, f.text, msg, rpThumbs))
 	h.must(204, h.do("PUT", "/channels/"+f.text+"/pins/"+msg, f.owner.Token, nil))
-	role := f.role(perm.SendMessages, false)
-	code := h.must(200, h.do("POST", "/channels/"+f.text+"/invites", f.owner.Token, map[string]any{"max_age": 0})).Str("code")
 	// The member cannot see the text channel (and so none of its
 	// messages); it still belongs to the guild.
 	f.deny(f.text, f.member, perm.ViewChannel)
@@ -347,4 +342,18 @@ var azNeeds = map[string]uint64{
 	"PUT /channels/{channel_id}/messages/{message_id}/reactions/{emoji}/@me":          perm.ReadMessageHistory,
 	"DELETE /channels/{channel_id}/messages/{message_id}/reactions/{emoji}/@me":       azAnyMember,
 	"DELETE /channels/{channel_id}/messages/{message_id}/reactions/{emoji}/{user_id}": perm.ManageMessages,
+}
+
+// furnish gives the fixture's guild one of each thing routes act on: a
+// bot of the owner's in the guild, a message, a role and an invite.
+func (f *mtFix) furnish(botName string) (app user, msg, role, code string) {
+	f.h.t.Helper()
+	h := f.h
+	app = h.bot(f.owner, botName)
+	h.must(200, h.do("POST", "/oauth2/authorize?client_id="+app.ID+"&scope=bot", f.owner.Token,
+		map[string]any{"guild_id": f.gid, "permissions": "0", "authorize": true}))
+	msg = h.send(f.owner, f.text, "keep me")
+	role = f.role(perm.SendMessages, false)
+	code = h.must(200, h.do("POST", "/channels/"+f.text+"/invites", f.owner.Token, map[string]any{"max_age": 0})).Str("code")
+	return app, msg, role, code
 }

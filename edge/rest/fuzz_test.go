@@ -337,13 +337,8 @@ func TestGarbageBodies(t *testing.T) {
 
 	f := mtSetup(t)
 	h := f.h
-	app := h.bot(f.owner, "garbage bot")
-	h.must(200, h.do("POST", "/oauth2/authorize?client_id="+app.ID+"&scope=bot", f.owner.Token,
-		map[string]any{"guild_id": f.gid, "permissions": "0", "authorize": true}))
-	msg := h.send(f.owner, f.text, "keep me")
+	app, msg, role, code := f.furnish("garbage bot")
 	h.must(204, f.react(f.member, f.text, msg, rpThumbs))
-	role := f.role(perm.SendMessages, false)
-	code := h.must(200, h.do("POST", "/channels/"+f.text+"/invites", f.owner.Token, map[string]any{"max_age": 0})).Str("code")
 	h.must(200, h.do("POST", "/users/@me/channels", f.owner.Token, map[string]any{"recipient_id": f.member.ID}))
 	params := map[string]string{
 		"guild_id": f.gid, "channel_id": f.text, "message_id": msg, "role_id": role, "user_id": f.member.ID,
