@@ -489,15 +489,10 @@ func (e *Engine) Messages(ctx context.Context, actor, channelID ID, q store.Mess
 // persister has caught up with the apply. A follower's store may lag its
 // applied log by the leader's write.
 func (e *Engine) mayFillHot(ctx context.Context, channelID ID) bool {
-	key := e.ChannelGuild(channelID)
-	if key == 0 {
-		key = AccountKey
-	}
-	shard := e.shardOf(key)
-	if ok, _ := e.leads(shard); !ok {
+	if ok, _ := e.leads(e.shardOfChannel(channelID)); !ok {
 		return false
 	}
-	return e.waitPersisted(ctx, shard) == nil
+	return e.storeCaughtUp(ctx, channelID) == nil
 }
 
 // history reads a page, serving the latest page from the hot ring when it

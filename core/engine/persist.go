@@ -328,11 +328,16 @@ func (e *Engine) waitPersisted(ctx context.Context, shard int) error {
 // follower has no such guarantee to give (the leader writes the store),
 // and returns at once.
 func (e *Engine) storeCaughtUp(ctx context.Context, channelID ID) error {
+	return e.waitPersisted(ctx, e.shardOfChannel(channelID))
+}
+
+// shardOfChannel is the shard a channel's writes are sequenced on.
+func (e *Engine) shardOfChannel(channelID ID) int {
 	key := e.ChannelGuild(channelID)
 	if key == 0 {
 		key = AccountKey // DM channels are sequenced on the accounts' shard
 	}
-	return e.waitPersisted(ctx, e.shardOf(key))
+	return e.shardOf(key)
 }
 
 // persistedAll reports whether the store holds everything this node
