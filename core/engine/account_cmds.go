@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"strings"
 	"unicode/utf8"
 
@@ -239,15 +240,21 @@ type UserPatch struct {
 	Username   *string
 	GlobalName **string
 	Avatar     **string
+	// NewPassword changes the password; Password must then be the
+	// current one.
+	Password, NewPassword *string
 }
 
-// ModifyUser changes the caller's profile and announces USER_UPDATE.
-func (e *Engine) ModifyUser(ctx context.Context, userID ID, patch UserPatch) (*model.User, error) {
+// ModifyUser changes the caller's profile and announces USER_UPDATE. A
+// password change also revokes every token of the user issued before
+// now (as on Discord, it logs out every other device and session) and
+// returns the new token the caller goes on with; token is "" otherwise.
+func (e *Engine) ModifyUser(ctx context.Context, userID ID, patch UserPatch) (_ *model.User, token string, _ error) {
 	e.acct.wmu.Lock()
 	defer e.acct.wmu.Unlock()
 	cur := e.User(userID)
 	if cur == nil {
-		return nil, apierr.ErrUnknownUser
+		return nil, "", apierr.ErrUnknownUser
 	}
 	u := *cur
 	var f apierr.FormErrors
@@ -271,21 +278,60 @@ func (e *Engine) ModifyUser(ctx context.Context, userID ID, patch UserPatch) (*m
 	if patch.Avatar != nil {
 		u.Avatar = *patch.Avatar
 	}
+	var cred *model.Credentials
+	if !u.Bot {
+		c, err := e.st.GetCredentials(ctx, loginKey(cur.Username))
+		switch {
+		case err == nil:
+			cred = c
+		case !errors.Is(err, store.ErrNotFound):
+			return nil, "", fmt.Errorf("modify user: look up credentials: %w", err)
+		}
+	}
+	var hash string
+	if patch.NewPassword != nil {
+		switch {
+		case u.Bot || cred == nil:
+			f.Add("new_password", "PASSWORD_NONE", "This account has no password; bots reset their token instead.")
+		case patch.Password == nil:
+			f.Add("password", "BASE_TYPE_REQUIRED", "This field is required")
+		case secret.CheckPassword(cred.PasswordHash, *patch.Password) != nil:
+			f.Add("password", "PASSWORD_DOES_NOT_MATCH", "Password does not match.")
+		}
+		if n := utf8.RuneCountInString(*patch.NewPassword); n < 8 || n > 256 {
+			f.Add("new_password", "BASE_TYPE_BAD_LENGTH", "Must be between 8 and 256 in length.")
+		}
+		if f.Err() == nil {
+			h, err := secret.HashPassword(*patch.NewPassword)
+			if err != nil {
+				return nil, "", err
+			}
+			hash = h
+		}
+	}
 	if err := f.Err(); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	p := &plan{}
 	p.op(store.Op{Kind: store.OpPutUser, User: &u})
-	if !u.Bot {
-		if cred, err := e.st.GetCredentials(ctx, loginKey(cur.Username)); err == nil && cred.Login != loginKey(u.Username) {
-			nc := *cred
-			nc.Login = loginKey(u.Username)
-			p.op(store.Op{Kind: store.OpPutCredentials, Credentials: &nc})
+	if cred != nil && (cred.Login != loginKey(u.Username) || hash != "") {
+		nc := *cred
+		nc.Login = loginKey(u.Username)
+		if hash != "" {
+			now := e.Now()
+			nc.PasswordHash, nc.TokensAfter = hash, now
+			var digest []byte
+			token, digest = secret.NewToken(u.ID, now)
+			// The new token is created at the cutoff, not before it, so
+			// it survives the revocation it is committed with.
+			p.op(store.Op{Kind: store.OpPutToken, Token: &model.Token{Hash: digest, UserID: u.ID, CreatedAt: now}})
+			p.emit(Event{Type: "TOKEN_REVOKED", UserIDs: []ID{u.ID}, Data: &TokenRevoked{UserID: u.ID, Before: now}})
 		}
+		p.op(store.Op{Kind: store.OpPutCredentials, Credentials: &nc})
 	}
 	p.emit(Event{Type: "USER_UPDATE", UserIDs: []ID{userID}, Data: &u})
 	if err := e.commitGlobal(ctx, p); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	// Other members cache the user inside member objects: tell each of the
 	// user's guilds, in that guild's event order, as Discord does.
@@ -300,5 +346,5 @@ func (e *Engine) ModifyUser(ctx context.Context, userID ID, patch UserPatch) (*m
 			return p, nil
 		})
 	}
-	return &u, nil
+	return &u, token, nil
 }

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"slices"
-	"strings"
 	"sync"
 
 	"github.com/accord-chat/accord/core/model"
@@ -32,7 +31,7 @@ func (a *accounts) init() {
 	a.userDMs = map[ID][]ID{}
 }
 
-func loginKey(username string) string { return strings.ToLower(username) }
+func loginKey(username string) string { return model.LoginKey(username) }
 
 func (a *accounts) putUser(u *model.User) {
 	a.mu.Lock()

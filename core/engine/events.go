@@ -52,10 +52,13 @@ type Typing struct {
 
 // TokenRevoked (event TOKEN_REVOKED) says a token no longer
 // authenticates: every node forgets it and closes the gateway sessions
-// opened with it. It never reaches a client as such.
+// opened with it. With Before set (a password change) it revokes every
+// token of the user created before that instant instead of one digest.
+// It never reaches a client as such.
 type TokenRevoked struct {
-	UserID ID     `json:"user_id"`
-	Digest []byte `json:"digest"`
+	UserID ID        `json:"user_id"`
+	Digest []byte    `json:"digest,omitempty"`
+	Before time.Time `json:"before,omitzero"`
 }
 
 // RoleDeleted is GUILD_ROLE_DELETE.

@@ -60,7 +60,7 @@ func goldenTail(t *testing.T, e *engine.Engine) {
 	other, _, err := e.Register(ctx, "golden2", "correct horse battery staple")
 	must(err)
 	name := "golden_renamed"
-	_, err = e.ModifyUser(ctx, u.ID, engine.UserPatch{Username: &name})
+	_, _, err = e.ModifyUser(ctx, u.ID, engine.UserPatch{Username: &name})
 	must(err)
 	gid, err := e.CreateGuild(ctx, u.ID, "golden", nil)
 	must(err)

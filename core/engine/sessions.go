@@ -25,7 +25,10 @@ type SessionRecord struct {
 	// TokenDigest is the digest of the token that opened the session:
 	// only that token resumes it.
 	TokenDigest []byte `json:"tok,omitempty"`
-	Guilds      []ID   `json:"guilds"`
+	// TokenAt is when that token was created: a password change closes
+	// the sessions of tokens created before it.
+	TokenAt time.Time `json:"tok_at,omitzero"`
+	Guilds  []ID      `json:"guilds"`
 	// BaseSeq is the session's sequence when it was (re)anchored: its next
 	// dispatch is BaseSeq+1, and comes from an entry after Anchor.
 	BaseSeq int64 `json:"base_seq"`

@@ -2,6 +2,7 @@ package model
 
 import (
 	"encoding/json"
+	"strings"
 	"time"
 
 	"github.com/accord-chat/accord/core/snowflake"
@@ -57,7 +58,15 @@ type Credentials struct {
 	UserID       ID     `json:"user_id"`
 	Login        string `json:"login"` // lower-cased username
 	PasswordHash string `json:"password_hash"`
+	// TokensAfter revokes every token of the user created before it: a
+	// password change sets it, as Discord logs a password change out of
+	// every other device. Zero for an account that never changed it.
+	TokensAfter time.Time `json:"tokens_after,omitzero"`
 }
+
+// LoginKey is the key a username's credentials are stored under: logins
+// ignore case.
+func LoginKey(username string) string { return strings.ToLower(username) }
 
 // Token is a stored API token. Only the SHA-256 of the token is kept.
 type Token struct {

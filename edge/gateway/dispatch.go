@@ -392,13 +392,20 @@ func (s *Server) userOrDeleted(id ID) *model.User {
 // revoke acts on a revoked token on this node: the token cache forgets it
 // (so REST here refuses it at once), and every session opened with it
 // ends, its connection closed with 4004 and the session not resumable.
-// Every node applies the revocation, so this happens region-wide.
+// A revocation by cutoff (a password change) does the same for every
+// token of the user created before the cutoff. Every node applies the
+// revocation, so this happens region-wide.
 func (s *Server) revoke(d *engine.TokenRevoked) {
-	if s.cfg.Verifier != nil {
-		s.cfg.Verifier.Forget(d.Digest)
+	byCutoff := !d.Before.IsZero()
+	if v := s.cfg.Verifier; v != nil {
+		if byCutoff {
+			v.RevokeBefore(d.UserID, d.Before)
+		} else {
+			v.Forget(d.Digest)
+		}
 	}
 	for _, sess := range s.userSessions(d.UserID) {
-		if !bytes.Equal(sess.token, d.Digest) {
+		if byCutoff && !sess.tokenAt.Before(d.Before) || !byCutoff && !bytes.Equal(sess.token, d.Digest) {
 			continue
 		}
 		sess.mu.Lock()

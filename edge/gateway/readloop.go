@@ -191,7 +191,7 @@ func (s *Server) identify(c *conn, raw json.RawMessage) bool {
 		s.closeWith(c, CloseAuthenticationFailed)
 		return false
 	}
-	sess := &session{id: newSessionID(), user: user, largeThreshold: 50, version: c.version, token: t.Hash}
+	sess := &session{id: newSessionID(), user: user, largeThreshold: 50, version: c.version, token: t.Hash, tokenAt: t.CreatedAt}
 	switch {
 	case id.Intents != nil:
 		sess.intents, sess.explicit = *id.Intents, true

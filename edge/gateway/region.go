@@ -250,7 +250,7 @@ func (s *Server) record(sess *session, anchor []uint64) engine.SessionRecord {
 	guilds := append([]ID(nil), sess.guilds...)
 	rec := engine.SessionRecord{
 		ID: sess.id, UserID: sess.user.ID, Intents: sess.intents, Explicit: sess.explicit, Shard: sess.shard,
-		LargeThreshold: sess.largeThreshold, Version: sess.version, Node: s.cfg.NodeName, TokenDigest: sess.token,
+		LargeThreshold: sess.largeThreshold, Version: sess.version, Node: s.cfg.NodeName, TokenDigest: sess.token, TokenAt: sess.tokenAt,
 		Guilds: guilds, BaseSeq: sess.baseSeq, Anchor: anchor,
 		Runs: append([]engine.Run(nil), sess.runs...),
 	}
@@ -368,7 +368,7 @@ func (s *Server) tryResumeRemote(c *conn, rec *engine.SessionRecord, user *model
 	defer s.region.unlockAll()
 
 	sess := &session{id: rec.ID, user: user, intents: rec.Intents, explicit: rec.Explicit, shard: rec.Shard,
-		largeThreshold: rec.LargeThreshold, version: rec.Version, seq: rec.BaseSeq, token: rec.TokenDigest}
+		largeThreshold: rec.LargeThreshold, version: rec.Version, seq: rec.BaseSeq, token: rec.TokenDigest, tokenAt: rec.TokenAt}
 	// Rebuild each shard's stream for this session with the live
 	// dispatch code: the session collects what it would have been sent.
 	s.addSession(sess, rec.Guilds)

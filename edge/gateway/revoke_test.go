@@ -68,3 +68,51 @@ func TestRevokedTokenEndsItsSessions(t *testing.T) {
 		t.Fatal("logging one token out ended the session of another")
 	}
 }
+
+// TestPasswordChangeEndsEveryOlderSession: a password change closes the
+// sessions of every token the user had (4004), none of them resumes, and
+// the token the change answered with identifies.
+func TestPasswordChangeEndsEveryOlderSession(t *testing.T) {
+	h := newHarness(t)
+	code, out := h.api("POST", "/auth/register", "", map[string]any{"username": "pwsessions", "password": "password123"})
+	if code != 201 {
+		t.Fatalf("register: %d %v", code, out)
+	}
+	first := out["token"].(string)
+	code, out = h.api("POST", "/auth/login", "", map[string]any{"login": "pwsessions", "password": "password123"})
+	if code != 200 {
+		t.Fatalf("login: %d %v", code, out)
+	}
+	second := out["token"].(string)
+	a, b := h.dial(""), h.dial("")
+	sid := a.identify(first, nil)["session_id"].(string)
+	b.identify(second, nil)
+
+	code, out = h.api("PATCH", "/users/@me", second, map[string]any{"password": "password123", "new_password": "password456"})
+	if code != 200 {
+		t.Fatalf("password change: %d %v", code, out)
+	}
+	fresh := out["token"].(string)
+	for name, c := range map[string]*client{"first": a, "second": b} {
+		if got := c.closeCode(); got != CloseAuthenticationFailed {
+			t.Fatalf("the %s token's session closed with %d, want 4004", name, got)
+		}
+	}
+	r := h.dial("")
+	r.hello()
+	r.send(OpResume, map[string]any{"token": first, "session_id": sid, "seq": 1})
+	if got := r.closeCode(); got != CloseAuthenticationFailed {
+		t.Fatalf("resume with a token from before the change: close %d, want 4004", got)
+	}
+	kept := h.dial("")
+	keptID := kept.identify(fresh, nil)["session_id"].(string)
+	// A second change ends the session of the token the first one gave.
+	code, out = h.api("PATCH", "/users/@me", fresh, map[string]any{"password": "password456", "new_password": "password789"})
+	if code != 200 {
+		t.Fatalf("second password change: %d %v", code, out)
+	}
+	if got := kept.closeCode(); got != CloseAuthenticationFailed {
+		t.Fatalf("session %s of the first change's token closed with %d, want 4004", keptID, got)
+	}
+	h.dial("").identify(out["token"].(string), nil)
+}

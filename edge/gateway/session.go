@@ -23,6 +23,7 @@ type session struct {
 	largeThreshold int
 	version        int       // gateway version the session was identified on
 	token          []byte    // digest of the token that opened it; only it resumes
+	tokenAt        time.Time // when that token was created (a password change voids older ones)
 	reg            *regional // the region's bookkeeping; nil outside a region
 
 	mu       sync.Mutex

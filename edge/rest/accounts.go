@@ -267,20 +267,36 @@ func (s *Server) getUser(r *request) (any, error) {
 
 func (s *Server) modifyMe(r *request) (any, error) {
 	var body struct {
-		Username   opt[string] `json:"username"`
-		GlobalName opt[string] `json:"global_name"`
-		Avatar     opt[string] `json:"avatar"`
+		Username    opt[string] `json:"username"`
+		GlobalName  opt[string] `json:"global_name"`
+		Avatar      opt[string] `json:"avatar"`
+		Password    opt[string] `json:"password"`
+		NewPassword opt[string] `json:"new_password"`
 	}
 	if err := decodeJSON(r.Request, &body); err != nil {
 		return nil, err
 	}
-	u, err := s.eng.ModifyUser(r.Context(), r.user.ID, engine.UserPatch{
+	u, token, err := s.eng.ModifyUser(r.Context(), r.user.ID, engine.UserPatch{
 		Username: body.Username.ptr(), GlobalName: body.GlobalName.nullable(), Avatar: body.Avatar.nullable(),
+		Password: body.Password.ptr(), NewPassword: body.NewPassword.ptr(),
 	})
 	if err != nil {
 		return nil, err
 	}
-	return u, nil
+	if token == "" {
+		return u, nil
+	}
+	// Discord answers a password change with the user and the token that
+	// replaces the caller's (every older one is now void). This node's
+	// cache forgets the old ones now rather than when the event arrives;
+	// the new token was created at the cutoff.
+	if t, err := s.cfg.Verifier.Verify(r.Context(), token); err == nil {
+		s.cfg.Verifier.RevokeBefore(u.ID, t.CreatedAt)
+	}
+	return struct {
+		*model.User
+		Token string `json:"token"`
+	}{u, token}, nil
 }
 
 func (s *Server) myGuilds(r *request) (any, error) {

@@ -6,7 +6,9 @@ package rest
 import (
 	"bytes"
 	"cmp"
+	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"slices"
@@ -16,6 +18,7 @@ import (
 	"time"
 
 	"github.com/accord-chat/accord/core/perm"
+	"github.com/accord-chat/accord/edge/auth"
 )
 
 // ---- helpers shared by accounts_test, guilds_test, channels_test and
@@ -329,6 +332,72 @@ func TestRenameRetiresOldLogin(t *testing.T) {
 		t.Fatalf("login oldname reached %s", r.Body)
 	}
 	h.wantErr(h.do("POST", "/auth/login", "", map[string]any{"login": "oldname", "password": "correct horse"}), 400, 50035)
+}
+
+// A password change needs the current password, then voids every token
+// the user had (cached or not, on this node or read afresh from the store)
+// and answers with the one token that replaces them.
+func TestPasswordChangeRevokesEveryOtherToken(t *testing.T) {
+	h := newHarness(t)
+	u := h.user("pwchange")
+	second := h.must(200, h.do("POST", "/auth/login", "", map[string]any{"login": u.Name, "password": "correct horse"})).Str("token")
+	h.must(200, h.do("GET", "/users/@me", u.Token, nil)) // cached
+	refused := []struct {
+		name        string
+		body        map[string]any
+		field, code string
+	}{
+		{"no current password", map[string]any{"new_password": "battery staple"}, "password", "BASE_TYPE_REQUIRED"},
+		{"wrong current password", map[string]any{"password": "wrong horse", "new_password": "battery staple"}, "password", "PASSWORD_DOES_NOT_MATCH"},
+		{"short new password", map[string]any{"password": "correct horse", "new_password": "short"}, "new_password", "BASE_TYPE_BAD_LENGTH"},
+		{"not a string", map[string]any{"password": "correct horse", "new_password": 12345678}, "new_password", "BASE_TYPE_STRING"},
+	}
+	for _, c := range refused {
+		h.wantFormErr(h.do("PATCH", "/users/@me", u.Token, c.body), c.field, c.code)
+	}
+	// Nothing changed: both tokens and the old password still work.
+	h.must(200, h.do("GET", "/users/@me", u.Token, nil))
+	h.must(200, h.do("GET", "/users/@me", second, nil))
+	h.must(200, h.do("POST", "/auth/login", "", map[string]any{"login": u.Name, "password": "correct horse"}))
+
+	r := h.must(200, h.do("PATCH", "/users/@me", second, map[string]any{"password": "correct horse", "new_password": "battery staple", "global_name": "Changed"}))
+	fresh := r.Str("token")
+	if fresh == "" || fresh == second || r.Str("id") != u.ID || r.Str("global_name") != "Changed" {
+		t.Fatalf("password change answered %s", r.Body)
+	}
+	for _, old := range []string{u.Token, second} {
+		h.wantErr(h.do("GET", "/users/@me", old, nil), 401, 0)
+	}
+	h.must(200, h.do("GET", "/users/@me", fresh, nil))
+	h.wantFormErr(h.do("POST", "/auth/login", "", map[string]any{"login": u.Name, "password": "correct horse"}), "login", "INVALID_LOGIN")
+	later := h.must(200, h.do("POST", "/auth/login", "", map[string]any{"login": u.Name, "password": "battery staple"})).Str("token")
+	h.must(200, h.do("GET", "/users/@me", later, nil))
+
+	// A verifier that never saw the change (another node, a restart)
+	// reads the cutoff from the store.
+	v := auth.NewVerifier(h.eng.Store())
+	ctx := context.Background()
+	for _, old := range []string{u.Token, second} {
+		if _, err := v.Verify(ctx, old); !errors.Is(err, auth.ErrInvalidToken) {
+			t.Fatalf("a fresh verifier took a token from before the change: %v", err)
+		}
+	}
+	for _, tok := range []string{fresh, later} {
+		if _, err := v.Verify(ctx, tok); err != nil {
+			t.Fatalf("a fresh verifier refused a token from after the change: %v", err)
+		}
+	}
+
+	// A rename after the change keeps the cutoff (the credentials move).
+	h.must(200, h.do("PATCH", "/users/@me", fresh, map[string]any{"username": u.Name + "x"}))
+	if _, err := auth.NewVerifier(h.eng.Store()).Verify(ctx, u.Token); !errors.Is(err, auth.ErrInvalidToken) {
+		t.Fatalf("after a rename, a token from before the change verifies: %v", err)
+	}
+
+	// Bots have no password to change.
+	bot := h.bot(user{Token: fresh, ID: u.ID}, "nopassword")
+	h.wantFormErr(h.do("PATCH", "/users/@me", bot.Token, map[string]any{"password": "x", "new_password": "battery staple"}), "new_password", "PASSWORD_NONE")
+	h.must(200, h.do("GET", "/users/@me", bot.Token, nil))
 }
 
 // ---- applications and bots ----

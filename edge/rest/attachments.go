@@ -1,9 +1,13 @@
 package rest
 
 import (
+	"crypto/rand"
+	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"mime"
 	"net/http"
 	"net/url"
@@ -11,6 +15,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/accord-chat/accord/core/apierr"
@@ -169,8 +174,15 @@ func (s *Server) storeUploads(channelID ID, files []upload, refs []attachmentRef
 // attachments placed so far even on failure so they can be discarded.
 func (s *Server) placeUploads(channelID ID, files []upload, descs map[int]attachmentRef) ([]model.Attachment, error) {
 	var out []model.Attachment
+	chanDir := filepath.Join(s.cfg.AttachmentDir, channelID.String())
+	if err := os.MkdirAll(chanDir, 0o755); err != nil {
+		return nil, fmt.Errorf("attachment dir: %w", err)
+	}
 	for _, f := range files {
-		id := s.eng.NewID()
+		id, err := claimAttachmentID(chanDir)
+		if err != nil {
+			return out, err
+		}
 		name := f.filename
 		desc := ""
 		if ref, ok := descs[f.index]; ok {
@@ -187,12 +199,8 @@ func (s *Server) placeUploads(channelID ID, files []upload, descs map[int]attach
 			}
 		}
 		url := fmt.Sprintf("%s/attachments/%s/%s/%s", s.cfg.PublicURL, channelID, id, name)
-		// Listed before its directory exists, so a failure discards it too.
 		out = append(out, model.Attachment{ID: id, Filename: name, Description: desc, ContentType: ct, Size: f.size, URL: url, ProxyURL: url})
-		dir := filepath.Join(s.cfg.AttachmentDir, channelID.String(), id.String())
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return out, fmt.Errorf("attachment dir: %w", err)
-		}
+		dir := filepath.Join(chanDir, id.String())
 		dst := filepath.Join(dir, name)
 		if err := os.Rename(f.tmp, dst); err != nil {
 			return out, fmt.Errorf("store attachment: %w", err)
@@ -208,6 +216,30 @@ func (s *Server) placeUploads(channelID ID, files []upload, descs map[int]attach
 		return out, err
 	}
 	return out, nil
+}
+
+// claimAttachmentID picks an attachment ID and creates its directory.
+// The ID is a snowflake of the current millisecond whose other 22 bits
+// are random, so that it cannot be worked out from the message's ID (the
+// signed URL is what guards a file; this keeps a leaked message ID from
+// naming its files). The directory is created exclusively, so an ID that
+// happens to be taken is never reused: another is drawn.
+func claimAttachmentID(chanDir string) (ID, error) {
+	for range 8 {
+		var b [4]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return 0, fmt.Errorf("attachment id: %w", err)
+		}
+		id := snowflake.FromTime(time.Now()) | ID(binary.BigEndian.Uint32(b[:])&(1<<22-1))
+		err := os.Mkdir(filepath.Join(chanDir, id.String()), 0o755)
+		if err == nil {
+			return id, nil
+		}
+		if !errors.Is(err, fs.ErrExist) {
+			return 0, fmt.Errorf("attachment dir: %w", err)
+		}
+	}
+	return 0, errors.New("attachment id: every draw was taken")
 }
 
 func syncFile(path string) error {

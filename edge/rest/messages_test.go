@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -1289,6 +1290,31 @@ func TestMessageAttachments(t *testing.T) {
 			if status, _, _ := f.fetch(f.h.srv.URL + p); status != 404 {
 				t.Fatalf("GET %s: %d", p, status)
 			}
+		}
+	})
+
+	// An attachment's ID keeps the snowflake's time but nothing else of
+	// the sequence: it cannot be worked out from its message's ID.
+	t.Run("unguessable ids", func(t *testing.T) {
+		f := f.with(t)
+		var lows []uint64
+		for i := range 8 {
+			r := f.h.must(200, f.mtMultipart("POST", msgs, f.member.Token, `{"content":"x"}`,
+				mtFile{"files[0]", "a.txt", "text/plain", []byte("a")}, mtFile{"files[1]", "b.txt", "text/plain", []byte("b")}))
+			msgID, _ := strconv.ParseUint(r.Str("id"), 10, 64)
+			for _, a := range r.Obj()["attachments"].([]any) {
+				id, _ := strconv.ParseUint(a.(map[string]any)["id"].(string), 10, 64)
+				if d := int64(id>>22) - int64(msgID>>22); d < -60_000 || d > 60_000 {
+					t.Fatalf("upload %d: attachment %d is %d ms from its message %d", i, id, d, msgID)
+				}
+				lows = append(lows, id&(1<<22-1))
+			}
+		}
+		// Sequential IDs share worker and process bits and differ by a few
+		// increments; 16 random draws of 22 bits spread far wider.
+		lo, hi := slices.Min(lows), slices.Max(lows)
+		if hi-lo < 1<<18 {
+			t.Fatalf("the low 22 bits of 16 attachment IDs lie within %d of each other: %v", hi-lo, lows)
 		}
 	})
 

@@ -343,11 +343,29 @@ func TestRegionTokenResetClosesSessionsEverywhere(t *testing.T) {
 		sessions = append(sessions, connectWith(t, r.url(n), fmt.Sprintf("bot@node%d", n), bot, 1|1<<9))
 	}
 	mustAPI(t, r.url(2), "POST", "/applications/"+bot.id+"/bot/reset", owner.token, nil, 200)
+	wantRevokedEverywhere(t, r, sessions, bot.token)
+
+	// A password change does the same for every token of a user.
+	member := w.users[1]
+	sessions = sessions[:0]
+	for n := 1; n <= r.nodes; n++ {
+		sessions = append(sessions, connectWith(t, r.url(n), fmt.Sprintf("member@node%d", n), member, 1|1<<9))
+	}
+	out := mustAPI(t, r.url(3), "PATCH", "/users/@me", member.token,
+		map[string]any{"password": "correct horse battery", "new_password": "another horse battery"}, 200)
+	wantRevokedEverywhere(t, r, sessions, member.token)
+	mustAPI(t, r.url(3), "GET", "/users/@me", out["token"].(string), nil, 200)
+}
+
+// wantRevokedEverywhere waits for every session to be closed with 4004
+// and checks that no node takes the revoked token any more.
+func wantRevokedEverywhere(t *testing.T, r *region, sessions []*gwClient, token string) {
+	t.Helper()
 	for _, c := range sessions {
 		select {
 		case <-c.closed:
 		case <-time.After(time.Minute):
-			t.Fatalf("%s: still open a minute after the token was reset", c.name)
+			t.Fatalf("%s: still open a minute after its token was revoked", c.name)
 		}
 		var ce *websocket.CloseError
 		if !errors.As(c.err, &ce) || ce.Code != 4004 {
@@ -355,8 +373,8 @@ func TestRegionTokenResetClosesSessionsEverywhere(t *testing.T) {
 		}
 	}
 	for n := 1; n <= r.nodes; n++ {
-		if status, out, err := api(r.url(n), "GET", "/users/@me", bot.token, nil); err != nil || status != 401 {
-			t.Fatalf("node %d: the old token answered %d %v %v, want 401", n, status, out, err)
+		if status, out, err := api(r.url(n), "GET", "/users/@me", token, nil); err != nil || status != 401 {
+			t.Fatalf("node %d: the revoked token answered %d %v %v, want 401", n, status, out, err)
 		}
 	}
 }
