@@ -11,9 +11,11 @@
 // through the Replicator (raftstore in production), and every replica
 // applies it in log order in ApplyCommitted, op by op, to the in-memory
 // State, indexes and hot rings, and publishes its events to the
-// Publisher (the gateway). The shard's leader also writes the ops to the
-// store, off the apply goroutine (persist.go); a command is acknowledged
-// once the store has it. Proposer-evaluated commands, as in CockroachDB.
+// Publisher (the gateway), off the apply goroutine for messages
+// (fanout.go). The shard's leader also writes the ops to the store, off
+// the apply goroutine too (persist.go); a command is acknowledged once
+// the store has it and its events were published here.
+// Proposer-evaluated commands, as in CockroachDB.
 //
 // # Goroutines
 //
@@ -22,17 +24,24 @@
 //   - Commands (CreateMessage, AddReaction, …) run on their callers'
 //     goroutines, many at once. Each evaluates its plan under its
 //     sequencer's lock (entry.mu), proposes, drops the lock, and waits for
-//     the entry to be applied here and written to the store. A plan never
-//     reads the store under the lock: it asks a reads (reads.go), and the
-//     reads are made with the lock dropped.
+//     the entry to be applied here, written to the store and published. A
+//     plan never reads the store under the lock: it asks a reads
+//     (reads.go), and the reads are made with the lock dropped.
 //   - ApplyCommitted runs on raftstore's apply goroutine, one per shard,
 //     in log order. It takes sequencer locks only to change state, never
 //     waits for the store (the leader's persister writes it, persist.go),
-//     and calls Publisher.Publish, which must not block on the network
-//     nor read the store (the gateway queues frames per connection and
-//     renders from the event).
+//     and hands message and reaction events to the shard's fan-out
+//     goroutine on a bounded queue (fanout.go), waiting only when the
+//     queue is full or before an entry that changes what the publisher
+//     filters with (a barrier). Other events it publishes itself.
+//   - Publisher.Publish is called by one goroutine of a shard at a time
+//     (the fan-out goroutine, or the apply goroutine once the queue is
+//     empty), in log order, and sees the state as its entry left it. It
+//     must not block on the network nor read the store (the gateway
+//     queues frames per connection and renders from the event), and it
+//     must not wait for a command.
 //   - Each shard's persister runs two goroutines of its own, and each
-//     store write one more; Close stops them.
+//     store write one more, and its fan-out one; Close stops them.
 //   - LeadershipChanged runs on raftstore's watcher goroutine.
 //
 // # Lock order

@@ -32,8 +32,9 @@ type Event struct {
 	Index uint64
 }
 
-// Publisher receives events after the change that caused them is durable,
-// in commit order per guild.
+// Publisher receives the events of committed entries, in log order per
+// shard, from one goroutine of the shard at a time, with the engine's
+// state as the entry left it (see the package doc and fanout.go).
 type Publisher interface {
 	Publish(events []Event)
 }
@@ -85,7 +86,9 @@ type Engine struct {
 	shards   map[int]*shardPersist
 	// persisters write each shard's committed plans (persist.go).
 	persisters []*persister
-	closeOnce  sync.Once
+	// fanouts publish each shard's message events (fanout.go).
+	fanouts   []*fanout
+	closeOnce sync.Once
 }
 
 // entry is one sequencer: a guild or a DM channel.
@@ -134,6 +137,7 @@ func New(cfg Config) *Engine {
 	e.rep = &attached{shards: cfg.Shards}
 	for s := range cfg.Shards {
 		e.persisters = append(e.persisters, newPersister(e, s))
+		e.fanouts = append(e.fanouts, newFanout(e))
 	}
 	if cfg.Replicator != nil {
 		e.Attach(cfg.Replicator)
@@ -152,6 +156,9 @@ func (e *Engine) Close() {
 	e.closeOnce.Do(func() {
 		for _, p := range e.persisters {
 			p.close()
+		}
+		for _, f := range e.fanouts {
+			f.close()
 		}
 	})
 }

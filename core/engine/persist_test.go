@@ -63,8 +63,8 @@ func (s *signalEvents) Publish(evs []Event) {
 }
 
 // TestApplyDoesNotWaitForTheStore: with the store's writes held, a
-// message is still applied (its event is published, which happens on the
-// apply goroutine) but not acknowledged; a read of it waits for the
+// message is still applied (its event is published, which happens once
+// it applied, before the store write) but not acknowledged; a read of it waits for the
 // write too; once the store takes the write, both return and the store
 // holds the message.
 func TestApplyDoesNotWaitForTheStore(t *testing.T) {

@@ -252,6 +252,7 @@ func (e *Engine) sequenceReplicated(ctx context.Context, en *entry, rd *reads, f
 			// If this node stops leading meanwhile the entry is still
 			// committed, and the next leader writes it before its reads.
 			_ = e.waitPersisted(context.WithoutCancel(ctx), shard)
+			_ = e.WaitPublished(context.WithoutCancel(ctx), shard)
 		}
 		en.mu.Lock()
 		en.inflight--
@@ -301,6 +302,7 @@ func (e *Engine) proposeGlobal(p *plan) error {
 	// from the store.
 	// It is committed whatever this returns (see sequenceReplicated).
 	_ = e.waitPersisted(context.Background(), shard)
+	_ = e.WaitPublished(context.Background(), shard)
 	return nil
 }
 
@@ -356,7 +358,12 @@ func (e *Engine) ApplyCommitted(shard int, entries []sh.Entry) (int, error) {
 		}
 		per.add(entries[len(decoded)-1].Index, ops)
 	}
+	fan := e.fanouts[shard]
 	for i, le := range decoded {
+		queued := pipelines(le)
+		if !queued {
+			fan.drain() // a barrier: see fanout
+		}
 		switch le.Kind {
 		case entryWatermark:
 			sp.mu.Lock()
@@ -375,7 +382,11 @@ func (e *Engine) ApplyCommitted(shard int, entries []sh.Entry) (int, error) {
 			for k := range evs {
 				evs[k].Shard, evs[k].Index = shard, entries[i].Index
 			}
-			e.publish(evs)
+			if queued {
+				fan.enqueue(entries[i].Index, evs)
+			} else {
+				e.publish(evs)
+			}
 		case entrySessions:
 			if le.Sessions != nil {
 				e.applySessions(le.Sessions, time.UnixMilli(le.At))

@@ -214,7 +214,8 @@ func retryable(err error) bool {
 }
 
 // WaitConverged waits until every live member has applied, in every
-// shard, what the shard's leader had applied when it was called.
+// shard, what the shard's leader had applied when it was called, and
+// published its events.
 func (c *Cluster) WaitConverged() {
 	c.t.Helper()
 	deadline := time.Now().Add(time.Minute)
@@ -232,6 +233,9 @@ func (c *Cluster) WaitConverged() {
 		for _, m := range c.Live() {
 			ctx, cancel := context.WithDeadline(context.Background(), deadline)
 			err := m.Node.WaitApplied(ctx, s, want)
+			if err == nil {
+				err = m.Engine.WaitPublished(ctx, s)
+			}
 			cancel()
 			if err != nil {
 				c.t.Fatalf("%s: shard %d: %v", m.ID, s, err)
