@@ -2,6 +2,7 @@ package raftstore
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log"
 	"log/slog"
@@ -38,6 +39,12 @@ func slogLevel(l hclog.Level) slog.Level {
 }
 
 func (h *hclogLogger) Log(level hclog.Level, msg string, args ...any) {
+	if level == hclog.Warn && msg == "heartbeat timeout reached, starting election" && argString(args, "last-leader-id") == "" {
+		// The first election of a group since the process started: every
+		// shard holds one on every start, and a healthy start is quiet.
+		// With a leader known before, the warning stands: it was lost.
+		level = hclog.Info
+	}
 	if level < hclogFloor || level == hclog.Off {
 		return
 	}
@@ -52,6 +59,16 @@ func (h *hclogLogger) Log(level hclog.Level, msg string, args ...any) {
 		all = append(all, "component", h.name)
 	}
 	h.log.Log(ctx, lv, msg, append(all, h.args...)...)
+}
+
+// argString is the value of key in hclog's key-value args, as text.
+func argString(args []any, key string) string {
+	for i := 0; i+1 < len(args); i += 2 {
+		if k, _ := args[i].(string); k == key {
+			return fmt.Sprint(args[i+1])
+		}
+	}
+	return ""
 }
 
 func (h *hclogLogger) Trace(msg string, args ...any) { h.Log(hclog.Trace, msg, args...) }

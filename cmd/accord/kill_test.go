@@ -111,13 +111,15 @@ func freeAddr(t *testing.T) string {
 	return addr
 }
 
-// startAccord runs the binary on dataDir and waits until /healthz answers.
+// startAccord runs the binary on dataDir (with extra flags) and waits
+// until /healthz answers.
 // The process gets its own process group; a cleanup kills the group if
 // the test did not stop it.
-func startAccord(t *testing.T, bin, dataDir string) *proc {
+func startAccord(t *testing.T, bin, dataDir string, extra ...string) *proc {
 	t.Helper()
 	addr := freeAddr(t)
-	cmd := exec.Command(bin, "--listen", addr, "--data", dataDir, "--rate-limits", "off", "--log-level", "warn")
+	// extra comes last, so its flags win.
+	cmd := exec.Command(bin, append([]string{"--listen", addr, "--data", dataDir, "--rate-limits", "off", "--log-level", "warn"}, extra...)...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	p := &proc{t: t, cmd: cmd, base: "http://" + addr, stderr: &lockedBuffer{}, done: make(chan struct{})}
 	cmd.Stdout = p.stderr

@@ -233,7 +233,7 @@ func (e *Engine) Load(ctx context.Context) error {
 	}); err != nil {
 		return fmt.Errorf("load guilds: %w", err)
 	}
-	e.log.Info("state loaded", "users", n, "guilds", g, "dms", len(e.dms))
+	e.log.Debug("state loaded", "users", n, "guilds", g, "dms", len(e.dms))
 	return nil
 }
 

@@ -37,7 +37,9 @@ func (e *Engine) join(p *plan, s *State, userID ID, roles []ID) (bool, error) {
 
 // AddBot adds a bot to a guild on behalf of an actor with MANAGE_GUILD
 // (Discord's OAuth2 bot authorization). When perms is non-zero the bot gets
-// a managed role carrying them, as on Discord.
+// a managed role carrying them, as on Discord. Authorizing a bot already
+// in the guild again sets its managed role's permissions to perms (making
+// the role if the bot has none), as Discord does.
 func (e *Engine) AddBot(ctx context.Context, actor, guildID, botID ID, perms uint64) error {
 	bot := e.User(botID)
 	if bot == nil || !bot.Bot {
@@ -51,25 +53,64 @@ func (e *Engine) AddBot(ctx context.Context, actor, guildID, botID ID, perms uin
 			return nil, err
 		}
 		p := &plan{}
+		if m := s.Members[botID]; m != nil {
+			e.reauthorizeBot(p, s, m, bot, perms&perm.All)
+			return p, nil
+		}
 		var roles []ID
-		if perms != 0 && s.Members[botID] == nil {
-			r := &model.Role{ID: e.NewID(), Name: bot.Username, Permissions: perms & perm.All, Managed: true, Position: 1}
-			for _, o := range s.SortedRoles() {
-				if o.ID != guildID && o.Position >= 1 {
-					no := *o
-					no.Position++
-					p.op(store.Op{Kind: store.OpPutRole, GuildID: guildID, Role: &no})
-				}
-			}
-			p.op(store.Op{Kind: store.OpPutRole, GuildID: guildID, Role: r})
-			p.emit(Event{Type: "GUILD_ROLE_CREATE", GuildID: guildID, Data: r})
-			roles = []ID{r.ID}
+		if perms != 0 {
+			roles = []ID{e.botRole(p, s, bot, perms&perm.All).ID}
 		}
 		if _, err := e.join(p, s, botID, roles); err != nil {
 			return nil, err
 		}
 		return p, nil
 	})
+}
+
+// reauthorizeBot gives a bot already in the guild the permissions of a
+// new authorization, on its managed role.
+func (e *Engine) reauthorizeBot(p *plan, s *State, m *model.Member, bot *model.User, perms uint64) {
+	for _, rid := range m.Roles {
+		r := s.Roles[rid]
+		// Roles made before role tags existed are the bot's managed ones.
+		if r == nil || !r.Managed || r.Tags != nil && r.Tags.BotID != bot.ID {
+			continue
+		}
+		if r.Permissions == perms && r.Tags != nil {
+			return
+		}
+		nr := *r
+		nr.Permissions, nr.Tags = perms, &model.RoleTags{BotID: bot.ID}
+		p.op(store.Op{Kind: store.OpPutRole, GuildID: s.Guild.ID, Role: &nr})
+		p.emit(Event{Type: "GUILD_ROLE_UPDATE", GuildID: s.Guild.ID, Data: &nr})
+		return
+	}
+	if perms == 0 {
+		return
+	}
+	r := e.botRole(p, s, bot, perms)
+	nm := *m
+	nm.Roles = append(slices.Clone(m.Roles), r.ID)
+	p.op(store.Op{Kind: store.OpPutMember, GuildID: s.Guild.ID, Member: &nm})
+	p.emit(Event{Type: "GUILD_MEMBER_UPDATE", GuildID: s.Guild.ID, Data: &nm})
+}
+
+// botRole plans a bot's managed role, placed just above @everyone as
+// Discord places it.
+func (e *Engine) botRole(p *plan, s *State, bot *model.User, perms uint64) *model.Role {
+	r := &model.Role{ID: e.NewID(), Name: bot.Username, Permissions: perms, Managed: true, Position: 1,
+		Tags: &model.RoleTags{BotID: bot.ID}}
+	for _, o := range s.SortedRoles() {
+		if o.ID != s.Guild.ID && o.Position >= 1 {
+			no := *o
+			no.Position++
+			p.op(store.Op{Kind: store.OpPutRole, GuildID: s.Guild.ID, Role: &no})
+		}
+	}
+	p.op(store.Op{Kind: store.OpPutRole, GuildID: s.Guild.ID, Role: r})
+	p.emit(Event{Type: "GUILD_ROLE_CREATE", GuildID: s.Guild.ID, Data: r})
+	return r
 }
 
 // MemberPatch is a change to a member; nil fields stay.

@@ -464,3 +464,21 @@ func (e *Engine) NewestPresence(uid ID) *Presence {
 	p := best.P
 	return &p
 }
+
+// MemberCounts returns how many members the guild has and how many of
+// them others see online (idle and dnd count; invisible does not), for
+// an invite's approximate counts.
+func (e *Engine) MemberCounts(guildID ID) (members, online int) {
+	_ = e.View(guildID, func(s *State) error {
+		members = len(s.Members)
+		e.presence.mu.RLock()
+		defer e.presence.mu.RUnlock()
+		for uid := range s.Members {
+			if p, _ := e.presence.visibleLocked(uid); p.Status != "" && p.Status != "offline" {
+				online++
+			}
+		}
+		return nil
+	})
+	return members, online
+}

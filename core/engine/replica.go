@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -451,7 +452,13 @@ func (e *Engine) LeadershipChanged(shard int, leader bool) {
 	sp.mu.Lock()
 	wm, pending := sp.watermark, len(sp.pending)
 	sp.mu.Unlock()
-	e.log.Info("shard leadership gained", "shard", shard, "pending", pending)
+	// Every shard gains leadership on every start of a node alone; only a
+	// gain with writes to catch up on is news to an operator.
+	lv := slog.LevelDebug
+	if pending > 0 {
+		lv = slog.LevelInfo
+	}
+	e.log.Log(context.Background(), lv, "shard leadership gained", "shard", shard, "pending", pending)
 	e.proposeWatermark(shard, wm)
 }
 

@@ -149,6 +149,13 @@ type Role struct {
 	Managed      bool    `json:"managed"`
 	Mentionable  bool    `json:"mentionable"`
 	Flags        int     `json:"flags"`
+	// Tags say what manages a managed role: a bot's own role names it.
+	Tags *RoleTags `json:"tags,omitempty"`
+}
+
+// RoleTags is Discord's role tags object.
+type RoleTags struct {
+	BotID ID `json:"bot_id,omitempty"`
 }
 
 // Member is a user's membership in a guild. Roles never includes @everyone.

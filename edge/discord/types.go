@@ -283,14 +283,15 @@ func NewChannel(c *model.Channel, recipients []*model.User) *Channel {
 
 // Invite is an invite object.
 type Invite struct {
-	Type                     int            `json:"type"`
-	Code                     string         `json:"code"`
-	Guild                    *InviteGuild   `json:"guild,omitempty"`
-	Channel                  *InviteChannel `json:"channel"`
-	Inviter                  *model.User    `json:"inviter,omitempty"`
-	ApproximateMemberCount   int            `json:"approximate_member_count,omitempty"`
-	ApproximatePresenceCount int            `json:"approximate_presence_count,omitempty"`
-	ExpiresAt                *Timestamp     `json:"expires_at"`
+	Type    int            `json:"type"`
+	Code    string         `json:"code"`
+	Guild   *InviteGuild   `json:"guild,omitempty"`
+	Channel *InviteChannel `json:"channel"`
+	Inviter *model.User    `json:"inviter,omitempty"`
+	// The counts come only with with_counts=true, as on Discord.
+	ApproximateMemberCount   *int       `json:"approximate_member_count,omitempty"`
+	ApproximatePresenceCount *int       `json:"approximate_presence_count,omitempty"`
+	ExpiresAt                *Timestamp `json:"expires_at"`
 	// Invite metadata, returned to those who may manage invites.
 	Uses      *int       `json:"uses,omitempty"`
 	MaxUses   *int       `json:"max_uses,omitempty"`

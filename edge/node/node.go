@@ -129,7 +129,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, error
 		return nil, err
 	}
 	n.api = rest.New(rest.Config{
-		AttachmentKey: akey, FilesURL: cfg.CDNURL,
+		AttachmentKey: akey, FilesURL: cfg.CDNURL, MaxUpload: int64(cfg.MaxUploadMiB) << 20,
 		Engine: n.engine, Verifier: verifier, Limiter: n.limiter,
 		Logger: log.With("component", "rest"), AttachmentDir: filepath.Join(cfg.Data, "attachments"),
 		PublicURL: cfg.PublicURL, GatewayURL: wsURL, Registerer: n.reg,

@@ -605,8 +605,19 @@ func TestAuthorizeBot(t *testing.T) {
 
 	rolesBefore := len(h.must(200, h.do("GET", "/guilds/"+gid+"/roles", owner.Token, nil)).Arr())
 	r := h.must(200, authorize(owner, q(bot.ID, "bot", permStr(wanted)), yes))
-	if loc := r.Str("location"); !strings.HasPrefix(loc, h.srv.URL) {
+	loc := r.Str("location")
+	if !strings.HasPrefix(loc, h.srv.URL) {
 		t.Fatalf("location = %q", loc)
+	}
+	// The location is a page the browser can show, not a 404.
+	page, err := h.srv.Client().Get(loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(page.Body)
+	page.Body.Close()
+	if page.StatusCode != 200 || !strings.HasPrefix(page.Header.Get("Content-Type"), "text/html") || !strings.Contains(string(body), "Authorized") {
+		t.Fatalf("GET %s: %d %s %q", loc, page.StatusCode, page.Header.Get("Content-Type"), body)
 	}
 	mem := h.must(200, h.do("GET", "/guilds/"+gid+"/members/"+bot.ID, owner.Token, nil)).Obj()
 	roles, _ := mem["roles"].([]any)
@@ -614,7 +625,8 @@ func TestAuthorizeBot(t *testing.T) {
 		t.Fatalf("bot member = %v", mem)
 	}
 	managed := h.must(200, h.do("GET", "/guilds/"+gid+"/roles/"+roles[0].(string), owner.Token, nil)).Obj()
-	if managed["managed"] != true || managed["name"] != "Auth Bot" || h.wantPermString("permissions", managed["permissions"]) != wanted {
+	if managed["managed"] != true || managed["name"] != "Auth Bot" || h.wantPermString("permissions", managed["permissions"]) != wanted ||
+		asObj(managed["tags"])["bot_id"] != bot.ID {
 		t.Fatalf("managed role = %v", managed)
 	}
 	if n := len(h.must(200, h.do("GET", "/guilds/"+gid+"/roles", owner.Token, nil)).Arr()); n != rolesBefore+1 {
@@ -624,11 +636,24 @@ func TestAuthorizeBot(t *testing.T) {
 	if len(guilds) != 1 || asObj(guilds[0])["id"] != gid || h.wantPermString("permissions", asObj(guilds[0])["permissions"]) != perm.DefaultEveryone|wanted {
 		t.Fatalf("bot guilds = %v", guilds)
 	}
-	// Authorizing again is accepted and adds no second role.
+	// Authorizing again is accepted and adds no second role; with other
+	// permissions it changes the managed role's, as on Discord.
 	h.must(200, authorize(owner, q(bot.ID, "bot", permStr(wanted)), yes))
 	if n := len(h.must(200, h.do("GET", "/guilds/"+gid+"/roles", owner.Token, nil)).Arr()); n != rolesBefore+1 {
 		t.Fatalf("re-authorize made a role: %d roles", n)
 	}
+	more := wanted | perm.ManageChannels | perm.ManageMessages
+	h.must(200, authorize(owner, q(bot.ID, "bot", permStr(more)), yes))
+	managed = h.must(200, h.do("GET", "/guilds/"+gid+"/roles/"+roles[0].(string), owner.Token, nil)).Obj()
+	if got := h.wantPermString("permissions", managed["permissions"]); got != more {
+		t.Fatalf("after re-authorizing with more, the managed role has %d, want %d", got, more)
+	}
+	if n := len(h.must(200, h.do("GET", "/guilds/"+gid+"/roles", owner.Token, nil)).Arr()); n != rolesBefore+1 {
+		t.Fatalf("re-authorize with other permissions made a role: %d roles", n)
+	}
+	// A manager cannot raise the bot past its own permissions that way.
+	h.wantErr(authorize(manager, q(bot.ID, "bot", permStr(more|perm.BanMembers)), yes), 403, 50013)
+	h.must(200, authorize(owner, q(bot.ID, "bot", permStr(wanted)), yes))
 
 	// Permissions in the body win; none means no managed role. A manager
 	// with MANAGE_GUILD may add a bot asking for nothing.
@@ -637,6 +662,17 @@ func TestAuthorizeBot(t *testing.T) {
 	if r, _ := pm["roles"].([]any); len(r) != 0 {
 		t.Fatalf("plain bot roles = %v", pm["roles"])
 	}
+	// Authorized again asking for permissions, it gets a managed role.
+	h.must(200, authorize(owner, q(plainBot.ID, "bot", permStr(perm.SendMessages)), yes))
+	pm = h.must(200, h.do("GET", "/guilds/"+gid+"/members/"+plainBot.ID, owner.Token, nil)).Obj()
+	if r, _ := pm["roles"].([]any); len(r) != 1 {
+		t.Fatalf("plain bot re-authorized with SEND_MESSAGES has roles %v, want its managed role", pm["roles"])
+	}
+	pr := h.must(200, h.do("GET", "/guilds/"+gid+"/roles/"+pm["roles"].([]any)[0].(string), owner.Token, nil)).Obj()
+	if pr["managed"] != true || asObj(pr["tags"])["bot_id"] != plainBot.ID || h.wantPermString("permissions", pr["permissions"]) != perm.SendMessages {
+		t.Fatalf("plain bot's new managed role = %v", pr)
+	}
+	h.must(204, h.do("DELETE", "/guilds/"+gid+"/members/"+plainBot.ID, owner.Token, nil))
 
 	// Removing the bot removes its managed role; adding it back makes one
 	// new role, not a second.

@@ -1,6 +1,8 @@
 package rest
 
 import (
+	"strconv"
+
 	"github.com/accord-chat/accord/core/apierr"
 	"github.com/accord-chat/accord/core/engine"
 	"github.com/accord-chat/accord/core/model"
@@ -150,7 +152,12 @@ func (s *Server) getInvite(r *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.invite(inv, false), nil
+	out := s.invite(inv, false)
+	if b, _ := strconv.ParseBool(r.URL.Query().Get("with_counts")); b {
+		members, online := s.eng.MemberCounts(inv.GuildID)
+		out.ApproximateMemberCount, out.ApproximatePresenceCount = &members, &online
+	}
+	return out, nil
 }
 
 func (s *Server) acceptInvite(r *request) (any, error) {

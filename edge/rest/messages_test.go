@@ -1293,6 +1293,20 @@ func TestMessageAttachments(t *testing.T) {
 		}
 	})
 
+	// Discord's default limit, 10 MiB for a message's files: at the limit
+	// the upload goes through, past it 413 with code 40005 and no file kept.
+	t.Run("size limit", func(t *testing.T) {
+		f := f.with(t)
+		before := len(f.mtStoredFiles())
+		big := bytes.Repeat([]byte{'a'}, 10<<20-4096) // the multipart framing takes the rest
+		f.h.must(200, f.mtMultipart("POST", msgs, f.member.Token, `{"content":"big"}`, mtFile{"files[0]", "big.txt", "text/plain", big}))
+		f.h.wantErr(f.mtMultipart("POST", msgs, f.member.Token, `{"content":"too big"}`,
+			mtFile{"files[0]", "big.txt", "text/plain", append(big, make([]byte, 8192)...)}), 413, 40005)
+		if n := len(f.mtStoredFiles()); n != before+1 {
+			t.Fatalf("%d files stored, want %d: the refused upload left one", n, before+1)
+		}
+	})
+
 	// An attachment's ID keeps the snowflake's time but nothing else of
 	// the sequence: it cannot be worked out from its message's ID.
 	t.Run("unguessable ids", func(t *testing.T) {

@@ -164,7 +164,6 @@ func (s *Server) invite(inv *model.Invite, withMeta bool) *discord.Invite {
 		if c := st.Channels[inv.ChannelID]; c != nil {
 			out.Channel = &discord.InviteChannel{ID: c.ID, Name: c.Name, Type: c.Type}
 		}
-		out.ApproximateMemberCount = len(st.Members)
 		return nil
 	})
 	if inv.MaxAge > 0 {

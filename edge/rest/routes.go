@@ -1,6 +1,10 @@
 package rest
 
-import "net/http"
+import (
+	"io"
+	"net/http"
+	"strings"
+)
 
 func (s *Server) routes() {
 	// Accounts and applications.
@@ -72,7 +76,9 @@ func (s *Server) routes() {
 	s.handle("PUT", "/channels/{channel_id}/messages/pins/{message_id}", 0, s.pin)
 
 	// Invites.
-	s.handle("GET", "/invites/{code}", 0, s.getInvite)
+	// Public, as on Discord: an invite link shows its guild to someone
+	// not logged in yet.
+	s.handle("GET", "/invites/{code}", public, s.getInvite)
 	s.handle("POST", "/invites/{code}", 0, s.acceptInvite)
 	s.handle("DELETE", "/invites/{code}", 0, s.deleteInvite)
 
@@ -94,9 +100,47 @@ func (s *Server) routes() {
 
 	s.handle("POST", "/attachments/refresh-urls", 0, s.refreshURLs)
 
+	// Where an authorization sends the browser (the "location" of POST
+	// /oauth2/authorize), as Discord's page does: it says the bot was added.
+	s.mux.HandleFunc("GET /oauth2/authorized", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		_, _ = io.WriteString(w, authorizedPage)
+	})
+
 	// Files and the fallback.
 	s.mux.HandleFunc("GET /attachments/{channel_id}/{attachment_id}/{filename}", s.serveAttachment)
 	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		if allow := s.allowedMethods(r); len(allow) > 0 {
+			// A known route asked with another method: 405, as Discord.
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			writeJSON(w, http.StatusMethodNotAllowed, map[string]any{"message": "405: Method Not Allowed", "code": 0})
+			return
+		}
 		writeError(w, notFoundErr)
 	})
 }
+
+// allowedMethods lists the methods the API has a route for at the
+// request's path; none for a path it does not know.
+func (s *Server) allowedMethods(r *http.Request) []string {
+	var out []string
+	for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
+		if m == r.Method {
+			continue
+		}
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := s.mux.Handler(probe); pattern != "" && pattern != "/api/" {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+const authorizedPage = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Authorized</title>
+<style>body{font-family:system-ui,sans-serif;margin:4rem auto;max-width:32rem;text-align:center}</style></head>
+<body><h1>Authorized</h1><p>The application was added. You may close this window.</p></body></html>
+`

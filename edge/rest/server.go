@@ -44,7 +44,8 @@ type Config struct {
 	PublicURL string
 	// GatewayURL is returned by GET /gateway ("ws://127.0.0.1:8080/gateway").
 	GatewayURL string
-	// MaxUpload bounds one request body with files (Discord: 25 MiB).
+	// MaxUpload bounds the files of one request, in bytes (Discord's
+	// default, 10 MiB, when 0).
 	MaxUpload int64
 	// Registerer receives the API's metrics; none when nil.
 	Registerer prometheus.Registerer
@@ -85,7 +86,7 @@ func New(cfg Config) *Server {
 		cfg.Logger = slog.Default()
 	}
 	if cfg.MaxUpload == 0 {
-		cfg.MaxUpload = 25 << 20
+		cfg.MaxUpload = 10 << 20
 	}
 	key := cfg.AttachmentKey
 	if len(key) == 0 {

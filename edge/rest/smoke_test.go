@@ -114,3 +114,36 @@ func TestUnpinRestoresLastPinTimestamp(t *testing.T) {
 		t.Fatalf("with no pins last_pin_timestamp = %v, want none", v)
 	}
 }
+
+// A known route asked with a method it does not have is 405 with
+// Discord's JSON error and an Allow header; an unknown path stays 404.
+func TestWrongMethodIs405(t *testing.T) {
+	h := newHarness(t)
+	u := h.user("methods")
+	_, text := h.acquaint(u)
+	cases := []struct {
+		method, path string
+		status       int
+		allow        string
+	}{
+		{"PUT", "/channels/" + text + "/messages", 405, "GET, POST"},
+		{"DELETE", "/users/@me", 405, "GET, PATCH"},
+		{"POST", "/gateway", 405, "GET"},
+		{"GET", "/oauth2/authorize", 405, "POST"},
+		{"GET", "/no/such/route", 404, ""},
+		{"PUT", "/no/such/route", 404, ""},
+	}
+	for _, c := range cases {
+		r := h.do(c.method, c.path, u.Token, nil)
+		h.wantErr(r, c.status, 0)
+		if got := r.Header.Get("Allow"); got != c.allow {
+			t.Errorf("%s %s: Allow %q, want %q", c.method, c.path, got, c.allow)
+		}
+		if want := map[int]string{404: "404: Not Found", 405: "405: Method Not Allowed"}[c.status]; r.Str("message") != want {
+			t.Errorf("%s %s: message %q, want %q", c.method, c.path, r.Str("message"), want)
+		}
+	}
+	// The same under the other API prefixes.
+	r := h.reqV("/api/v9", "PATCH", "/channels/"+text+"/messages", u.Token, nil, nil)
+	h.wantErr(r, 405, 0)
+}

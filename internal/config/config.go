@@ -40,6 +40,9 @@ type Config struct {
 	// reaches the same nodes): attachment URLs use it and the API's origin
 	// serves no file, so nothing uploaded can run as the site.
 	CDNURL string `yaml:"cdn_url"`
+	// MaxUploadMiB bounds the files of one message, in MiB (Discord's
+	// default: 10). A larger upload is refused with 413 (code 40005).
+	MaxUploadMiB int `yaml:"max_upload_mib"`
 	// Data is the directory for the embedded store and attachments.
 	Data string `yaml:"data"`
 	// PublicURL is how clients reach this node; derived from Listen when
@@ -114,8 +117,10 @@ func Default() Config {
 		Data:       "./accord-data",
 		RateLimits: "on",
 		LogLevel:   "info",
-		Store:      "embedded",
-		Region:     Region{Name: "local", RaftAddr: "127.0.0.1:0", Shards: 16},
+
+		MaxUploadMiB: 10,
+		Store:        "embedded",
+		Region:       Region{Name: "local", RaftAddr: "127.0.0.1:0", Shards: 16},
 
 		HeartbeatInterval: 41250 * time.Millisecond,
 	}
@@ -133,6 +138,7 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	public := fs.String("public-url", "", "URL clients reach this node at")
 	metrics := fs.String("metrics-listen", "", "separate listener for /metrics (default: on --listen, loopback only)")
 	cdn := fs.String("cdn-url", "", "separate origin for user files, e.g. https://files.example.org")
+	maxUpload := fs.Int("max-upload-mib", 0, "largest upload of one message, in MiB (default 10, as Discord)")
 	rl := fs.String("rate-limits", "", "on or off")
 	level := fs.String("log-level", "", "debug, info, warn or error")
 	st := fs.String("store", "", "store backend: embedded or cassandra")
@@ -194,6 +200,11 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 		}
 		cfg.Cassandra.Replication = r
 	}
+	if v := getenv("ACCORD_MAX_UPLOAD_MIB"); v != "" {
+		if _, err := fmt.Sscanf(v, "%d", &cfg.MaxUploadMiB); err != nil {
+			return cfg, fmt.Errorf("ACCORD_MAX_UPLOAD_MIB: %q is not a number", v)
+		}
+	}
 	if v := getenv("ACCORD_NODE_ID"); v != "" {
 		if _, err := fmt.Sscanf(v, "%d", &cfg.NodeID); err != nil {
 			return cfg, fmt.Errorf("ACCORD_NODE_ID: %q is not a number", v)
@@ -238,6 +249,9 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	if *node >= 0 {
 		cfg.NodeID = *node
 	}
+	if *maxUpload != 0 {
+		cfg.MaxUploadMiB = *maxUpload
+	}
 	if *hb != 0 {
 		cfg.HeartbeatInterval = *hb
 	}
@@ -277,6 +291,9 @@ func (c Config) Validate() error {
 		if _, _, err := net.SplitHostPort(c.MetricsListen); err != nil {
 			errs = append(errs, fmt.Errorf("metrics_listen: %q is not host:port", c.MetricsListen))
 		}
+	}
+	if c.MaxUploadMiB < 1 || c.MaxUploadMiB > 1024 {
+		errs = append(errs, fmt.Errorf("max_upload_mib: %d is not between 1 and 1024", c.MaxUploadMiB))
 	}
 	if c.Data == "" {
 		errs = append(errs, errors.New("data: must not be empty"))

@@ -48,6 +48,7 @@ func TestPrecedence(t *testing.T) {
 				t.Fatal(err)
 			}
 			c.want.Cassandra.Keyspace = "accord"
+			c.want.MaxUploadMiB = 10 // Discord's default
 			if c.want.Region.Name == "" {
 				c.want.Region = Default().Region
 			}
@@ -74,6 +75,8 @@ func TestRejects(t *testing.T) {
 		{[]string{"--store", "cassandra", "--cassandra-hosts", "127.0.0.1"}, "cassandra.dc"},
 		{[]string{"--cassandra-replication", "dc1"}, "dc:factor"},
 		{[]string{"--node-id", "5000"}, "node_id"},
+		{[]string{"--max-upload-mib", "-1"}, "max_upload_mib"},
+		{[]string{"--max-upload-mib", "2048"}, "max_upload_mib"},
 		{[]string{"--bogus"}, "bogus"},
 		{[]string{"extra"}, "unexpected"},
 		{[]string{"--raft-addr", "nope"}, "region.raft_addr"},
@@ -131,5 +134,30 @@ func TestCDNURL(t *testing.T) {
 	cfg.CDNURL = "files.example.org"
 	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "cdn_url") {
 		t.Fatalf("a URL without scheme validated: %v", err)
+	}
+}
+
+func TestMaxUpload(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "u.yaml")
+	os.WriteFile(file, []byte("max_upload_mib: 50\n"), 0o644)
+	cases := []struct {
+		args []string
+		env  map[string]string
+		want int
+	}{
+		{nil, nil, 10},
+		{[]string{"--config", file}, nil, 50},
+		{[]string{"--config", file}, map[string]string{"ACCORD_MAX_UPLOAD_MIB": "25"}, 25},
+		{[]string{"--max-upload-mib", "8"}, map[string]string{"ACCORD_MAX_UPLOAD_MIB": "25"}, 8},
+	}
+	for _, c := range cases {
+		cfg, err := Load(c.args, env(c.env))
+		if err != nil || cfg.MaxUploadMiB != c.want {
+			t.Errorf("Load(%v, %v): max upload %d MiB (%v), want %d", c.args, c.env, cfg.MaxUploadMiB, err, c.want)
+		}
+	}
+	if _, err := Load(nil, env(map[string]string{"ACCORD_MAX_UPLOAD_MIB": "lots"})); err == nil {
+		t.Error("ACCORD_MAX_UPLOAD_MIB=lots loaded")
 	}
 }

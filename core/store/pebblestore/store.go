@@ -1,6 +1,7 @@
 package pebblestore
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -222,11 +223,15 @@ func scan(r reader, prefix []byte, fn func(k, v []byte) error) error {
 	return it.Close() // reports the iterator's error, if any
 }
 
-// pebbleLogger routes Pebble's logging to slog.
+// pebbleLogger routes Pebble's logging to slog. Pebble's Infof is its
+// housekeeping (WAL replays at open, compactions), at Debug here so that
+// a healthy start says only where Accord listens.
 type pebbleLogger struct{ log *slog.Logger }
 
 func (l pebbleLogger) Infof(format string, args ...any) {
-	l.log.Info(fmt.Sprintf(format, args...))
+	if l.log.Enabled(context.Background(), slog.LevelDebug) {
+		l.log.Debug(fmt.Sprintf(format, args...))
+	}
 }
 
 // Fatalf is called by Pebble on unrecoverable internal errors and must not
