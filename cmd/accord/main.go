@@ -36,27 +36,39 @@ func main() {
 }
 
 func run(args []string) error {
+	command, rest := "serve", args
 	if len(args) > 0 {
 		switch args[0] {
-		case "serve", "edge":
-			return serve(args[1:])
-		case "certs":
-			return certs(args[1:])
-		case "region":
-			return region(args[1:])
-		case "bot":
-			return bot(args[1:])
-		case "migrate":
-			return migrate(args[1:])
-		case "version":
-			fmt.Println("accord", version)
-			return nil
-		case "help", "-h", "--help":
-			fmt.Println("usage: accord [serve] [--listen ADDR] [--data DIR] [--config FILE] [--rate-limits on|off]\n       accord edge --region R --node-id N --raft-addr ADDR [--join ADDR,...] --tls-ca CA --tls-cert CERT --tls-key KEY [serve flags]\n       accord certs --dir DIR NAME...\n       accord region members|add|remove --via ADDR [--id ID] [--addr ADDR] --tls-ca CA --tls-cert CERT --tls-key KEY\n       accord bot create --name NAME [--via INTERNAL-ADDR] [--data DIR]\n       accord migrate --store cassandra --cassandra-hosts H --cassandra-dc DC\n       accord version")
+		case "serve", "edge", "certs", "region", "bot", "migrate", "version":
+			command, rest = args[0], args[1:]
+		case "help":
+			return helpCommand(args[1:])
+		case "-h", "-help", "--help":
+			printHelp(os.Stdout, "")
 			return nil
 		}
 	}
-	return serve(args)
+	// Every command answers --help with its own text, on stdout, exit 0.
+	if wantsHelp(rest) {
+		printHelp(os.Stdout, command)
+		return nil
+	}
+	switch command {
+	case "edge":
+		return serve(rest)
+	case "certs":
+		return certs(rest)
+	case "region":
+		return region(rest)
+	case "bot":
+		return bot(rest)
+	case "migrate":
+		return migrate(rest)
+	case "version":
+		fmt.Println("accord", version)
+		return nil
+	}
+	return serve(rest)
 }
 
 func newLogger(level string) *slog.Logger {

@@ -21,8 +21,8 @@ import (
 // node certificate carries the name the nodes verify each other by, so
 // they may run anywhere; keep ca-key.pem away from the nodes.
 func certs(args []string) error {
-	fs := flag.NewFlagSet("accord certs", flag.ContinueOnError)
-	dir := fs.String("dir", "", "directory for the PEM files")
+	dir := new(string)
+	fs := certsFlags(dir)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -46,6 +46,31 @@ func certs(args []string) error {
 	return nil
 }
 
+func certsFlags(dir *string) *flag.FlagSet {
+	fs := quietFlags("accord certs")
+	fs.StringVar(dir, "dir", "", "directory of the PEM files (required)")
+	return fs
+}
+
+type regionFlagSet struct {
+	fs                           *flag.FlagSet
+	via, id, addr, ca, cert, key *string
+	timeout                      *time.Duration
+}
+
+func regionFlags(op string) regionFlagSet {
+	fs := quietFlags("accord region " + op)
+	return regionFlagSet{fs: fs,
+		via:     fs.String("via", "", "internal address of any member (required)"),
+		id:      fs.String("id", "", "the node's Raft ID, node-N (add, remove)"),
+		addr:    fs.String("addr", "", "the node's internal address (add)"),
+		ca:      fs.String("tls-ca", "", "the region CA's certificate (required)"),
+		cert:    fs.String("tls-cert", "", "the certificate to present (required)"),
+		key:     fs.String("tls-key", "", "its key (required)"),
+		timeout: fs.Duration("timeout", time.Minute, "give up after this long"),
+	}
+}
+
 // region administers a running region's membership through any member:
 //
 //	accord region members --via ADDR --tls-ca CA --tls-cert CERT --tls-key KEY
@@ -56,17 +81,11 @@ func region(args []string) error {
 		return fmt.Errorf("usage: accord region members|add|remove --via ADDR [--id ID] [--addr ADDR] --tls-ca CA --tls-cert CERT --tls-key KEY")
 	}
 	op := args[0]
-	fs := flag.NewFlagSet("accord region "+op, flag.ContinueOnError)
-	via := fs.String("via", "", "internal address of any member")
-	id := fs.String("id", "", "node's Raft ID (node-N)")
-	addr := fs.String("addr", "", "node's internal address (add)")
-	ca := fs.String("tls-ca", "", "region CA certificate")
-	cert := fs.String("tls-cert", "", "certificate to present")
-	key := fs.String("tls-key", "", "its key")
-	timeout := fs.Duration("timeout", time.Minute, "give up after")
-	if err := fs.Parse(args[1:]); err != nil {
+	f := regionFlags(op)
+	if err := f.fs.Parse(args[1:]); err != nil {
 		return err
 	}
+	via, id, addr, ca, cert, key, timeout := f.via, f.id, f.addr, f.ca, f.cert, f.key, f.timeout
 	if *via == "" || *ca == "" || *cert == "" || *key == "" {
 		return fmt.Errorf("accord region %s: --via, --tls-ca, --tls-cert and --tls-key are required", op)
 	}

@@ -133,31 +133,34 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	fs := flag.NewFlagSet("accord", flag.ContinueOnError)
 	fs.SetOutput(&bytes.Buffer{})
 	file := fs.String("config", getenv("ACCORD_CONFIG"), "YAML configuration file")
-	listen := fs.String("listen", "", "listen address (default 127.0.0.1:8080)")
-	data := fs.String("data", "", "data directory (default ./accord-data)")
-	public := fs.String("public-url", "", "URL clients reach this node at")
-	metrics := fs.String("metrics-listen", "", "separate listener for /metrics (default: on --listen, loopback only)")
-	cdn := fs.String("cdn-url", "", "separate origin for user files, e.g. https://files.example.org")
+	listen := fs.String("listen", "", "where REST, the gateway and the web client listen (default 127.0.0.1:8080)")
+	data := fs.String("data", "", "directory of the store, Raft logs and attachments (default ./accord-data)")
+	public := fs.String("public-url", "", "the URL clients reach this node at (default http:// and --listen)")
+	metrics := fs.String("metrics-listen", "", "a listener of its own for /metrics (default: on --listen, loopback only)")
+	cdn := fs.String("cdn-url", "", "a separate origin for user files, e.g. https://files.example.org")
 	maxUpload := fs.Int("max-upload-mib", 0, "largest upload of one message, in MiB (default 10, as Discord)")
-	rl := fs.String("rate-limits", "", "on or off")
-	level := fs.String("log-level", "", "debug, info, warn or error")
-	st := fs.String("store", "", "store backend: embedded or cassandra")
+	rl := fs.String("rate-limits", "", "Discord's rate limits (default on; off for load tests only)")
+	level := fs.String("log-level", "", "least level logged (default info)")
+	st := fs.String("store", "", "the store (default embedded: Pebble under --data)")
 	cHosts := fs.String("cassandra-hosts", "", "Cassandra contact points, comma-separated")
 	cDC := fs.String("cassandra-dc", "", "this region's Cassandra datacenter")
 	cKS := fs.String("cassandra-keyspace", "", "Cassandra keyspace (default accord)")
-	cRepl := fs.String("cassandra-replication", "", "replication per DC for a new keyspace, e.g. dc1:3,dc2:3")
+	cRepl := fs.String("cassandra-replication", "", "replication per datacenter for a new keyspace, e.g. dc1:3,dc2:3")
 	node := fs.Int("node-id", -1, "node ID for snowflakes (0-1023)")
 	hb := fs.Duration("heartbeat-interval", 0, "gateway heartbeat interval (default 41.25s)")
-	region := fs.String("region", "", "region name (default local)")
+	region := fs.String("region", "", "the region's name (default local)")
 	raftAddr := fs.String("raft-addr", "", "internal listener for Raft, admin and forwarding (default 127.0.0.1:0)")
-	advertise := fs.String("advertise", "", "internal address other nodes dial (default raft-addr)")
+	advertise := fs.String("advertise", "", "internal address other nodes dial (default --raft-addr)")
 	shards := fs.Int("shards", 0, "Raft groups per region (default 16)")
 	join := fs.String("join", "", "internal addresses of region members to join, comma-separated")
-	tlsCA := fs.String("tls-ca", "", "CA certificate for the internal listener")
-	tlsCert := fs.String("tls-cert", "", "node certificate for the internal listener")
-	tlsKey := fs.String("tls-key", "", "node key for the internal listener")
+	tlsCA := fs.String("tls-ca", "", "the region CA's certificate, for the internal listener")
+	tlsCert := fs.String("tls-cert", "", "this node's certificate, for the internal listener")
+	tlsKey := fs.String("tls-key", "", "this node's key, for the internal listener")
 	if err := fs.Parse(args); err != nil {
-		return cfg, fmt.Errorf("%w\nflags:\n%s", err, usage(fs))
+		if errors.Is(err, flag.ErrHelp) {
+			return cfg, &HelpError{Flags: FlagDocs(fs)}
+		}
+		return cfg, fmt.Errorf("%w (accord COMMAND --help lists the flags)", err)
 	}
 	if fs.NArg() > 0 {
 		return cfg, fmt.Errorf("unexpected argument %q", fs.Arg(0))
@@ -274,10 +277,76 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	return cfg, cfg.Validate()
 }
 
-func usage(fs *flag.FlagSet) string {
-	var b bytes.Buffer
-	fs.SetOutput(&b)
-	fs.PrintDefaults()
+// HelpError is what Load returns for --help (or -h): the flags it knows,
+// for the command to print with its own help. It matches flag.ErrHelp.
+type HelpError struct{ Flags []FlagDoc }
+
+func (e *HelpError) Error() string { return "help requested" }
+
+// Is makes errors.Is(err, flag.ErrHelp) hold.
+func (e *HelpError) Is(target error) bool { return target == flag.ErrHelp }
+
+// FlagDoc describes one flag.
+type FlagDoc struct {
+	Name, Arg, Usage, Default string
+}
+
+// flagArgs names what each flag takes, for help texts.
+var flagArgs = map[string]string{
+	"config": "FILE", "listen": "HOST:PORT", "data": "DIR", "public-url": "URL", "metrics-listen": "HOST:PORT",
+	"cdn-url": "URL", "max-upload-mib": "N", "rate-limits": "on|off", "log-level": "debug|info|warn|error",
+	"store": "embedded|cassandra", "cassandra-hosts": "HOSTS", "cassandra-dc": "DC", "cassandra-keyspace": "NAME",
+	"cassandra-replication": "DC:N,...", "node-id": "N", "region": "NAME", "raft-addr": "HOST:PORT",
+	"advertise": "HOST:PORT", "shards": "N", "join": "HOST:PORT,...", "tls-ca": "PEM", "tls-cert": "PEM",
+	"tls-key": "PEM", "via": "HOST:PORT", "id": "ID", "addr": "HOST:PORT", "dir": "DIR",
+}
+
+// FlagDocs describes the flags of fs.
+func FlagDocs(fs *flag.FlagSet) []FlagDoc {
+	var out []FlagDoc
+	fs.VisitAll(func(f *flag.Flag) {
+		arg, usage := flag.UnquoteUsage(f)
+		if a, ok := flagArgs[f.Name]; ok {
+			arg = a
+		} else if a, ok := map[string]string{"string": "VALUE", "int": "N", "duration": "DURATION"}[arg]; ok {
+			arg = a
+		}
+		d := FlagDoc{Name: f.Name, Arg: arg, Usage: usage}
+		if f.DefValue != "" && f.DefValue != "0" && f.DefValue != "-1" && f.DefValue != "0s" {
+			d.Default = f.DefValue
+		}
+		out = append(out, d)
+	})
+	return out
+}
+
+// FormatFlags lays flags out for a help text, spelled --name as the README
+// spells them; with only given, just those flags, in that order.
+func FormatFlags(docs []FlagDoc, only ...string) string {
+	if len(only) > 0 {
+		byName := map[string]FlagDoc{}
+		for _, d := range docs {
+			byName[d.Name] = d
+		}
+		docs = docs[:0:0]
+		for _, n := range only {
+			if d, ok := byName[n]; ok {
+				docs = append(docs, d)
+			}
+		}
+	}
+	var b strings.Builder
+	for _, d := range docs {
+		head := "  --" + d.Name
+		if d.Arg != "" {
+			head += " " + d.Arg
+		}
+		usage := d.Usage
+		if d.Default != "" {
+			usage += " (default " + d.Default + ")"
+		}
+		fmt.Fprintf(&b, "%-38s %s\n", head, usage)
+	}
 	return b.String()
 }
 
