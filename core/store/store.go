@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"io"
 
 	"github.com/accord-chat/accord/core/model"
 	"github.com/accord-chat/accord/core/snowflake"
@@ -14,6 +15,7 @@ type Store interface {
 	AccountStore
 	GuildStore
 	MessageStore
+	FileStore
 	// Commit applies every op of the batch atomically and returns once it
 	// is durable.
 	Commit(ctx context.Context, b *Batch) error
@@ -75,6 +77,29 @@ type MessageStore interface {
 	HasReaction(ctx context.Context, channelID, messageID ID, emoji string, userID ID) (bool, error)
 	// LatestMessageID returns the newest message ID of a channel, or 0.
 	LatestMessageID(ctx context.Context, channelID ID) (ID, error)
+}
+
+// FileChunk is the size of the chunks files are stored in: small enough
+// for a Cassandra cell, large enough that a 10 MiB upload is 40 writes.
+const FileChunk = 256 << 10
+
+// FileStore holds the bytes of uploaded files (attachments), next to the
+// messages that name them and outside the replicated log: a file is put
+// before the message naming it is proposed, so an acknowledged message
+// never points at a missing file, and on Cassandra every node of every
+// datacenter reads the same bytes. Safe for concurrent use.
+type FileStore interface {
+	// PutFile stores everything r yields under (channel, file), durably
+	// once it returns; it returns the size. A file is written once: a
+	// second PutFile of the same key replaces it.
+	PutFile(ctx context.Context, channelID, fileID ID, r io.Reader) (int64, error)
+	// FileSize returns the size of a stored file, or ErrNotFound (also
+	// for a file whose PutFile did not finish).
+	FileSize(ctx context.Context, channelID, fileID ID) (int64, error)
+	// ReadFileAt reads len(p) bytes from offset off, as io.ReaderAt does.
+	ReadFileAt(ctx context.Context, channelID, fileID ID, p []byte, off int64) (int, error)
+	// DeleteFile removes a file (nothing if there is none).
+	DeleteFile(ctx context.Context, channelID, fileID ID) error
 }
 
 // AsyncCommitter is implemented by stores that can fix a batch's place in

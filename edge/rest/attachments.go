@@ -1,13 +1,13 @@
 package rest
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"mime"
 	"net/http"
 	"net/url"
@@ -21,6 +21,7 @@ import (
 	"github.com/accord-chat/accord/core/apierr"
 	"github.com/accord-chat/accord/core/model"
 	"github.com/accord-chat/accord/core/snowflake"
+	"github.com/accord-chat/accord/core/store"
 )
 
 // upload is one file of a multipart message request, already spooled to a
@@ -136,10 +137,10 @@ func safeFilename(name string) string {
 	return out
 }
 
-// storeUploads moves spooled files into place and fsyncs them, so a
-// message that references them is never acknowledged before its files are
-// durable.
-func (s *Server) storeUploads(channelID ID, files []upload, refs []attachmentRef) ([]model.Attachment, error) {
+// storeUploads puts the spooled files into the store (store.FileStore),
+// so a message that references them is never acknowledged before its
+// files are durable, and any node of the region can serve them.
+func (s *Server) storeUploads(ctx context.Context, channelID ID, files []upload, refs []attachmentRef) ([]model.Attachment, error) {
 	if len(files) == 0 {
 		return nil, nil
 	}
@@ -162,7 +163,7 @@ func (s *Server) storeUploads(channelID ID, files []upload, refs []attachmentRef
 			return nil, apierr.InvalidForm("attachments", "BASE_TYPE_MAX_LENGTH", "Description must be 1024 or fewer in length.")
 		}
 	}
-	out, err := s.placeUploads(channelID, files, descs)
+	out, err := s.placeUploads(ctx, channelID, files, descs)
 	if err != nil {
 		s.discardUploads(channelID, out)
 		return nil, err
@@ -170,16 +171,12 @@ func (s *Server) storeUploads(channelID ID, files []upload, refs []attachmentRef
 	return out, nil
 }
 
-// placeUploads moves each spooled file to its final path, returning the
+// placeUploads puts each spooled file into the store, returning the
 // attachments placed so far even on failure so they can be discarded.
-func (s *Server) placeUploads(channelID ID, files []upload, descs map[int]attachmentRef) ([]model.Attachment, error) {
+func (s *Server) placeUploads(ctx context.Context, channelID ID, files []upload, descs map[int]attachmentRef) ([]model.Attachment, error) {
 	var out []model.Attachment
-	chanDir := filepath.Join(s.cfg.AttachmentDir, channelID.String())
-	if err := os.MkdirAll(chanDir, 0o755); err != nil {
-		return nil, fmt.Errorf("attachment dir: %w", err)
-	}
 	for _, f := range files {
-		id, err := claimAttachmentID(chanDir)
+		id, err := s.newAttachmentID(ctx, channelID)
 		if err != nil {
 			return out, err
 		}
@@ -199,59 +196,48 @@ func (s *Server) placeUploads(channelID ID, files []upload, descs map[int]attach
 			}
 		}
 		url := fmt.Sprintf("%s/attachments/%s/%s/%s", s.cfg.PublicURL, channelID, id, name)
+		// Listed before it is stored, so a failure discards it too.
 		out = append(out, model.Attachment{ID: id, Filename: name, Description: desc, ContentType: ct, Size: f.size, URL: url, ProxyURL: url})
-		dir := filepath.Join(chanDir, id.String())
-		dst := filepath.Join(dir, name)
-		if err := os.Rename(f.tmp, dst); err != nil {
-			return out, fmt.Errorf("store attachment: %w", err)
-		}
-		if err := syncFile(dst); err != nil {
+		if err := s.putSpooled(ctx, channelID, id, f.tmp); err != nil {
 			return out, err
 		}
-		if err := syncFile(dir); err != nil {
-			return out, err
-		}
-	}
-	if err := syncFile(filepath.Join(s.cfg.AttachmentDir, channelID.String())); err != nil {
-		return out, err
 	}
 	return out, nil
 }
 
-// claimAttachmentID picks an attachment ID and creates its directory.
+func (s *Server) putSpooled(ctx context.Context, channelID, id ID, path string) error {
+	src, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("store attachment: %w", err)
+	}
+	defer src.Close()
+	if _, err := s.files.PutFile(ctx, channelID, id, src); err != nil {
+		return fmt.Errorf("store attachment: %w", err)
+	}
+	return nil
+}
+
+// newAttachmentID picks an attachment ID that no file of the channel has.
 // The ID is a snowflake of the current millisecond whose other 22 bits
 // are random, so that it cannot be worked out from the message's ID (the
 // signed URL is what guards a file; this keeps a leaked message ID from
-// naming its files). The directory is created exclusively, so an ID that
-// happens to be taken is never reused: another is drawn.
-func claimAttachmentID(chanDir string) (ID, error) {
+// naming its files).
+func (s *Server) newAttachmentID(ctx context.Context, channelID ID) (ID, error) {
 	for range 8 {
 		var b [4]byte
 		if _, err := rand.Read(b[:]); err != nil {
 			return 0, fmt.Errorf("attachment id: %w", err)
 		}
 		id := snowflake.FromTime(time.Now()) | ID(binary.BigEndian.Uint32(b[:])&(1<<22-1))
-		err := os.Mkdir(filepath.Join(chanDir, id.String()), 0o755)
-		if err == nil {
+		_, err := s.files.FileSize(ctx, channelID, id)
+		if errors.Is(err, store.ErrNotFound) {
 			return id, nil
 		}
-		if !errors.Is(err, fs.ErrExist) {
-			return 0, fmt.Errorf("attachment dir: %w", err)
+		if err != nil {
+			return 0, fmt.Errorf("attachment id: %w", err)
 		}
 	}
 	return 0, errors.New("attachment id: every draw was taken")
-}
-
-func syncFile(path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("sync %s: %w", path, err)
-	}
-	defer f.Close()
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", path, err)
-	}
-	return nil
 }
 
 // discardSpooled removes the temporary files of uploads; those already
@@ -265,7 +251,9 @@ func discardSpooled(files []upload) {
 // discardUploads removes files of a message that was refused.
 func (s *Server) discardUploads(channelID ID, atts []model.Attachment) {
 	for _, a := range atts {
-		os.RemoveAll(filepath.Join(s.cfg.AttachmentDir, channelID.String(), a.ID.String()))
+		if err := s.files.DeleteFile(context.Background(), channelID, a.ID); err != nil {
+			s.log.Warn("discard a refused message's file", "channel", channelID, "attachment", a.ID, "err", err)
+		}
 	}
 }
 
@@ -305,13 +293,54 @@ func (s *Server) serveAttachment(w http.ResponseWriter, r *http.Request) {
 	if inlineTypes[base] {
 		disposition = "inline"
 	}
+	size, err := s.files.FileSize(r.Context(), cid, aid)
+	legacy := ""
+	if errors.Is(err, store.ErrNotFound) {
+		// Uploads before files moved into the store were kept on the
+		// receiving node's disk, at this path.
+		legacy = filepath.Join(s.cfg.AttachmentDir, cid.String(), aid.String(), name)
+		if fi, serr := os.Stat(legacy); serr != nil || !fi.Mode().IsRegular() {
+			http.NotFound(w, r)
+			return
+		}
+		err = nil
+	}
+	if err != nil {
+		s.log.Error("serve attachment", "channel", cid, "attachment", aid, "err", err)
+		http.Error(w, "the file cannot be read now", http.StatusServiceUnavailable)
+		return
+	}
 	h := w.Header()
-	h.Set("Content-Type", ctype) // set, so http.ServeFile does not sniff
+	h.Set("Content-Type", ctype) // set, so http.ServeContent does not sniff
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Content-Security-Policy", "default-src 'none'; sandbox")
 	h.Set("Cross-Origin-Resource-Policy", "same-site")
 	h.Set("Content-Disposition", mime.FormatMediaType(disposition, map[string]string{"filename": name}))
-	http.ServeFile(w, r, filepath.Join(s.cfg.AttachmentDir, cid.String(), aid.String(), name))
+	// A file never changes once stored (its ID is new for every upload),
+	// so caches may keep it; private, since the URL is signed for whoever
+	// could see the message. The ETag lets a cache revalidate after the
+	// URL's expiry without the bytes.
+	h.Set("Cache-Control", "private, max-age=86400, immutable")
+	h.Set("ETag", `"`+aid.String()+`"`)
+	// ServeContent answers Range, If-Range and If-None-Match, and sets
+	// Content-Length; the bytes come from the store, chunk by chunk.
+	if legacy != "" {
+		http.ServeFile(w, r, legacy)
+		return
+	}
+	body := io.NewSectionReader(fileReader{ctx: r.Context(), files: s.files, channel: cid, id: aid}, 0, size)
+	http.ServeContent(w, r, name, time.Time{}, body)
+}
+
+// fileReader reads a stored file as an io.ReaderAt.
+type fileReader struct {
+	ctx         context.Context
+	files       store.FileStore
+	channel, id ID
+}
+
+func (f fileReader) ReadAt(p []byte, off int64) (int, error) {
+	return f.files.ReadFileAt(f.ctx, f.channel, f.id, p, off)
 }
 
 // inlineTypes are the file types served inline: images, audio, video and

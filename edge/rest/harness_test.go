@@ -5,6 +5,7 @@ package rest
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,12 +13,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/accord-chat/accord/core/engine"
 	"github.com/accord-chat/accord/core/secret"
+	"github.com/accord-chat/accord/core/store"
 	"github.com/accord-chat/accord/edge/auth"
 	"github.com/accord-chat/accord/edge/ratelimit"
 	"github.com/accord-chat/accord/internal/accordtest"
@@ -27,11 +30,51 @@ import (
 func init() { secret.BcryptCost = bcrypt.MinCost }
 
 type harness struct {
-	t   *testing.T
-	srv *httptest.Server
-	eng *engine.Engine
-	api *Server
-	dir string
+	t     *testing.T
+	srv   *httptest.Server
+	eng   *engine.Engine
+	api   *Server
+	dir   string
+	files *liveFiles
+}
+
+// liveFiles is the store's FileStore, remembering which files it holds,
+// so tests can see that a refused upload left none behind.
+type liveFiles struct {
+	store.FileStore
+	mu   sync.Mutex
+	live map[[2]ID]bool
+}
+
+func (l *liveFiles) PutFile(ctx context.Context, ch, id ID, r io.Reader) (int64, error) {
+	n, err := l.FileStore.PutFile(ctx, ch, id, r)
+	if err == nil {
+		l.mu.Lock()
+		l.live[[2]ID{ch, id}] = true
+		l.mu.Unlock()
+	}
+	return n, err
+}
+
+func (l *liveFiles) DeleteFile(ctx context.Context, ch, id ID) error {
+	err := l.FileStore.DeleteFile(ctx, ch, id)
+	if err == nil {
+		l.mu.Lock()
+		delete(l.live, [2]ID{ch, id})
+		l.mu.Unlock()
+	}
+	return err
+}
+
+// keys lists the files held, as "channel/attachment".
+func (l *liveFiles) keys() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for k := range l.live {
+		out = append(out, k[0].String()+"/"+k[1].String())
+	}
+	return out
 }
 
 type harnessOpt func(*Config)
@@ -53,10 +96,10 @@ func newHarness(t *testing.T, opts ...harnessOpt) *harness {
 	dir := t.TempDir()
 	st := teststore.Open(t, dir)
 	eng, _ := accordtest.Engine(t, st)
-	h := &harness{t: t, eng: eng, dir: dir}
+	h := &harness{t: t, eng: eng, dir: dir, files: &liveFiles{FileStore: st, live: map[[2]ID]bool{}}}
 	mux := http.NewServeMux()
 	h.srv = httptest.NewServer(mux)
-	cfg := Config{Engine: eng, Verifier: auth.NewVerifier(st), Logger: slog.New(slog.DiscardHandler),
+	cfg := Config{Engine: eng, Verifier: auth.NewVerifier(st), Logger: slog.New(slog.DiscardHandler), Files: h.files,
 		AttachmentDir: filepath.Join(dir, "attachments"), PublicURL: h.srv.URL, GatewayURL: "ws" + h.srv.URL[4:] + "/gateway"}
 	for _, o := range opts {
 		o(&cfg)

@@ -81,7 +81,7 @@ func (s *Server) createMessage(r *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	atts, err := s.storeUploads(cid, files, body.Attachments.V)
+	atts, err := s.storeUploads(r.Context(), cid, files, body.Attachments.V)
 	if err != nil {
 		return nil, err
 	}

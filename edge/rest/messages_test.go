@@ -1114,12 +1114,13 @@ func (f *mtFix) mtRaw(method, path, token, ctype string, body []byte) resp {
 	return resp{Status: res.StatusCode, Header: res.Header, Body: raw}
 }
 
-// mtStoredFiles lists the regular files under the harness directory's
-// attachments folder, relative to it.
+// mtStoredFiles lists the files in the store, as "channel/attachment",
+// and whatever is on disk under the harness directory's attachments
+// folder (where uploads are spooled), as "disk/" and its path there.
 func (f *mtFix) mtStoredFiles() []string {
 	f.h.t.Helper()
+	out := f.h.files.keys()
 	root := filepath.Join(f.h.dir, "attachments")
-	var out []string
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			if os.IsNotExist(err) {
@@ -1129,7 +1130,7 @@ func (f *mtFix) mtStoredFiles() []string {
 		}
 		if d.Type().IsRegular() {
 			rel, _ := filepath.Rel(root, p)
-			out = append(out, filepath.ToSlash(rel))
+			out = append(out, "disk/"+filepath.ToSlash(rel))
 		}
 		return nil
 	})
@@ -1273,12 +1274,11 @@ func TestMessageAttachments(t *testing.T) {
 				t.Fatalf("fetch %s: %d %q", a["url"], status, body)
 			}
 		}
-		// Every file is inside its message's folder, and nothing was
-		// written next to the store.
+		// Every file is in the store under its channel, none is left on
+		// disk, and nothing was written next to the store.
 		for _, p := range f.mtStoredFiles() {
-			parts := strings.Split(p, "/")
-			if len(parts) != 3 || parts[0] != f.text {
-				t.Fatalf("file stored at attachments/%s", p)
+			if parts := strings.Split(p, "/"); len(parts) != 2 || parts[0] != f.text {
+				t.Fatalf("file stored at %s", p)
 			}
 		}
 		for _, pattern := range []string{"*/evil*", "evil*", "../evil*", "*/*/evil*"} {
@@ -1291,6 +1291,73 @@ func TestMessageAttachments(t *testing.T) {
 				t.Fatalf("GET %s: %d", p, status)
 			}
 		}
+	})
+
+	// Files are served from the store with their length, byte ranges
+	// (across chunk boundaries) and caching headers.
+	t.Run("ranges and caching", func(t *testing.T) {
+		f := f.with(t)
+		data := make([]byte, 600<<10)
+		for i := range data {
+			data[i] = byte(i * 7)
+		}
+		r := f.h.must(200, f.mtMultipart("POST", msgs, f.member.Token, `{"content":"big"}`, mtFile{"files[0]", "data.bin", "", data}))
+		url := r.Obj()["attachments"].([]any)[0].(map[string]any)["url"].(string)
+		get := func(hdr map[string]string) (*http.Response, []byte) {
+			req, _ := http.NewRequest("GET", url, nil)
+			for k, v := range hdr {
+				req.Header.Set(k, v)
+			}
+			res, err := f.h.srv.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Body.Close()
+			b, _ := io.ReadAll(res.Body)
+			return res, b
+		}
+		res, body := get(nil)
+		if res.StatusCode != 200 || !bytes.Equal(body, data) || res.Header.Get("Content-Length") != strconv.Itoa(len(data)) ||
+			res.Header.Get("Accept-Ranges") != "bytes" || !strings.Contains(res.Header.Get("Cache-Control"), "max-age") || res.Header.Get("ETag") == "" {
+			t.Fatalf("GET: %d, %d bytes, headers %v", res.StatusCode, len(body), res.Header)
+		}
+		lo, hi := 262_000, 262_999 // across the first chunk boundary (256 KiB)
+		res, body = get(map[string]string{"Range": fmt.Sprintf("bytes=%d-%d", lo, hi)})
+		if res.StatusCode != 206 || !bytes.Equal(body, data[lo:hi+1]) || res.Header.Get("Content-Range") != fmt.Sprintf("bytes %d-%d/%d", lo, hi, len(data)) {
+			t.Fatalf("range: %d, %d bytes, Content-Range %q", res.StatusCode, len(body), res.Header.Get("Content-Range"))
+		}
+		res, body = get(map[string]string{"Range": "bytes=-10"})
+		if res.StatusCode != 206 || !bytes.Equal(body, data[len(data)-10:]) {
+			t.Fatalf("suffix range: %d %v", res.StatusCode, body)
+		}
+		if res, _ := get(map[string]string{"Range": fmt.Sprintf("bytes=%d-", len(data)+5)}); res.StatusCode != 416 {
+			t.Fatalf("range past the end: %d, want 416", res.StatusCode)
+		}
+		etag := res.Header.Get("ETag")
+		if res, body := get(map[string]string{"If-None-Match": etag}); res.StatusCode != 304 || len(body) != 0 {
+			t.Fatalf("If-None-Match %s: %d, %d bytes; want 304", etag, res.StatusCode, len(body))
+		}
+	})
+
+	// A file uploaded before files moved into the store, still on the
+	// node's disk, is served from there.
+	t.Run("file on disk from before the store", func(t *testing.T) {
+		f := f.with(t)
+		dir := filepath.Join(f.h.dir, "attachments", f.text, "1234567")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "old.txt"), []byte("from the disk"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		url := f.h.api.urls.sign(f.h.srv.URL + "/attachments/" + f.text + "/1234567/old.txt")
+		if status, body, hdr := f.fetch(url); status != 200 || string(body) != "from the disk" || hdr.Get("Content-Security-Policy") == "" {
+			t.Fatalf("legacy file: %d %q %v", status, body, hdr)
+		}
+		if status, _, _ := f.fetch(f.h.api.urls.sign(f.h.srv.URL + "/attachments/" + f.text + "/1234567/other.txt")); status != 404 {
+			t.Fatalf("a name not on disk: %d, want 404", status)
+		}
+		os.RemoveAll(filepath.Join(f.h.dir, "attachments", f.text))
 	})
 
 	// Discord's default limit, 10 MiB for a message's files: at the limit

@@ -23,6 +23,7 @@ import (
 	"github.com/accord-chat/accord/core/engine"
 	"github.com/accord-chat/accord/core/model"
 	"github.com/accord-chat/accord/core/snowflake"
+	"github.com/accord-chat/accord/core/store"
 	"github.com/accord-chat/accord/edge/auth"
 	"github.com/accord-chat/accord/edge/discord"
 	"github.com/accord-chat/accord/edge/ratelimit"
@@ -37,8 +38,11 @@ type Config struct {
 	// Limiter applies Discord's rate limits; nil disables them.
 	Limiter *ratelimit.Limiter
 	Logger  *slog.Logger
-	// AttachmentDir is where uploaded files are kept.
+	// AttachmentDir is where uploads are spooled before they go into the
+	// store.
 	AttachmentDir string
+	// Files holds attachment bytes; Engine.Store() when nil.
+	Files store.FileStore
 	// PublicURL is the base URL clients reach this node at
 	// ("http://127.0.0.1:8080"); attachment URLs are built from it.
 	PublicURL string
@@ -78,6 +82,7 @@ type Server struct {
 	mux     *http.ServeMux
 	metrics *metrics
 	urls    urlSigner
+	files   store.FileStore
 }
 
 // New builds the API. Mount Handler at the root of the HTTP server.
@@ -96,7 +101,10 @@ func New(cfg Config) *Server {
 		}
 	}
 	s := &Server{cfg: cfg, eng: cfg.Engine, log: cfg.Logger, mux: http.NewServeMux(), metrics: newMetrics(cfg.Registerer),
-		urls: urlSigner{key: key, now: time.Now}}
+		urls: urlSigner{key: key, now: time.Now}, files: cfg.Files}
+	if s.files == nil && cfg.Engine != nil {
+		s.files = cfg.Engine.Store()
+	}
 	if cfg.FilesURL != "" {
 		base, err := url.Parse(cfg.FilesURL)
 		if err != nil || base.Host == "" {

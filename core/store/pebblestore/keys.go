@@ -22,6 +22,7 @@ const (
 	tMessage  byte = 0x10 // channel_id, ^bucket, ^message_id → message
 	tReaction byte = 0x11 // channel_id, message_id, len(emoji), emoji, user_id → ""
 	tPin      byte = 0x12 // channel_id, ^message_id → ""
+	tFile     byte = 0x13 // channel_id, file_id, chunk → bytes; chunk fileSizeChunk → size
 )
 
 // Sub-kinds under tGuild. The guild record sorts first so ForEachGuild

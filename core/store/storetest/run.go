@@ -38,6 +38,7 @@ var groups = []group{
 	{name: "Pins", fn: testPins},
 	{name: "Batches", fn: testBatches},
 	{name: "LargeChannel", fn: testLargeChannel},
+	{name: "Files", fn: testFiles},
 	{name: "Concurrent", fn: testConcurrent},
 	{name: "Closed", fn: testClosed, closes: true},
 }
