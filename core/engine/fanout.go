@@ -149,6 +149,8 @@ func (f *fanout) close() {
 // the queue: its ops change nothing the publisher reads (see fanout).
 func pipelines(le *logEntry) bool {
 	switch le.Kind {
+	case entryWatermark:
+		return true // no events and no state the publisher reads
 	case entryPlan:
 		for _, op := range le.Ops {
 			switch op.Kind {
