@@ -240,8 +240,7 @@ func (s *Server) newAttachmentID(ctx context.Context, channelID ID) (ID, error) 
 	return 0, errors.New("attachment id: every draw was taken")
 }
 
-// discardSpooled removes the temporary files of uploads; those already
-// moved into place by storeUploads are gone from there and are skipped.
+// discardSpooled removes the temporary files of uploads, stored or not.
 func discardSpooled(files []upload) {
 	for _, f := range files {
 		os.Remove(f.tmp)

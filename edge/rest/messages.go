@@ -2,12 +2,14 @@ package rest
 
 import (
 	"encoding/json"
+	"errors"
 	"net/url"
 	"strings"
 
 	"github.com/accord-chat/accord/core/apierr"
 	"github.com/accord-chat/accord/core/engine"
 	"github.com/accord-chat/accord/core/model"
+	sh "github.com/accord-chat/accord/core/shard"
 	"github.com/accord-chat/accord/core/store"
 )
 
@@ -88,7 +90,15 @@ func (s *Server) createMessage(r *request) (any, error) {
 	mp.Attachments = atts
 	ev, err := s.eng.CreateMessage(r.Context(), r.user.ID, cid, mp)
 	if err != nil {
-		s.discardUploads(cid, atts)
+		var refused *apierr.Error
+		var nl *sh.NotLeaderError
+		// Only a message known never to be committed gives its files up:
+		// after a timeout or a lost leadership it may be, and a committed
+		// message must not point at a missing file (a stray file costs
+		// only space).
+		if errors.As(err, &refused) || errors.As(err, &nl) {
+			s.discardUploads(cid, atts)
+		}
 		return nil, err
 	}
 	return s.RenderMessageEvent(r.Context(), r.user.ID, ev), nil
