@@ -44,16 +44,7 @@ func TestRevokedTokenEndsItsSessions(t *testing.T) {
 	h.dial("").identify(fresh, intents(IntentGuilds))
 
 	// Logout: the session of that token ends, another of the same user stays.
-	code, out = h.api("POST", "/auth/register", "", map[string]any{"username": "twodevices", "password": "password123"})
-	if code != 201 {
-		t.Fatalf("register: %d %v", code, out)
-	}
-	first := out["token"].(string)
-	code, out = h.api("POST", "/auth/login", "", map[string]any{"login": "twodevices", "password": "password123"})
-	if code != 200 {
-		t.Fatalf("login: %d %v", code, out)
-	}
-	second := out["token"].(string)
+	first, second := h.twoTokens("twodevices")
 	keep := h.dial("")
 	kept := keep.identify(first, nil)["session_id"].(string)
 	drop := h.dial("")
@@ -74,21 +65,12 @@ func TestRevokedTokenEndsItsSessions(t *testing.T) {
 // the token the change answered with identifies.
 func TestPasswordChangeEndsEveryOlderSession(t *testing.T) {
 	h := newHarness(t)
-	code, out := h.api("POST", "/auth/register", "", map[string]any{"username": "pwsessions", "password": "password123"})
-	if code != 201 {
-		t.Fatalf("register: %d %v", code, out)
-	}
-	first := out["token"].(string)
-	code, out = h.api("POST", "/auth/login", "", map[string]any{"login": "pwsessions", "password": "password123"})
-	if code != 200 {
-		t.Fatalf("login: %d %v", code, out)
-	}
-	second := out["token"].(string)
+	first, second := h.twoTokens("pwsessions")
 	a, b := h.dial(""), h.dial("")
 	sid := a.identify(first, nil)["session_id"].(string)
 	b.identify(second, nil)
 
-	code, out = h.api("PATCH", "/users/@me", second, map[string]any{"password": "password123", "new_password": "password456"})
+	code, out := h.api("PATCH", "/users/@me", second, map[string]any{"password": "password123", "new_password": "password456"})
 	if code != 200 {
 		t.Fatalf("password change: %d %v", code, out)
 	}
@@ -115,4 +97,20 @@ func TestPasswordChangeEndsEveryOlderSession(t *testing.T) {
 		t.Fatalf("session %s of the first change's token closed with %d, want 4004", keptID, got)
 	}
 	h.dial("").identify(out["token"].(string), nil)
+}
+
+// twoTokens registers a user (password "password123") and logs in once
+// more: two tokens of one user, as from two devices.
+func (h *harness) twoTokens(name string) (first, second string) {
+	h.t.Helper()
+	code, out := h.api("POST", "/auth/register", "", map[string]any{"username": name, "password": "password123"})
+	if code != 201 {
+		h.t.Fatalf("register: %d %v", code, out)
+	}
+	first = out["token"].(string)
+	code, out = h.api("POST", "/auth/login", "", map[string]any{"login": name, "password": "password123"})
+	if code != 200 {
+		h.t.Fatalf("login: %d %v", code, out)
+	}
+	return first, out["token"].(string)
 }
