@@ -1,8 +1,12 @@
 package node
 
 import (
+	"bytes"
+	"encoding/json"
 	"io"
+	"mime/multipart"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -146,5 +150,50 @@ func TestAttachmentKeyIsKept(t *testing.T) {
 	}
 	if _, err := attachmentKey(cfg); err == nil {
 		t.Fatal("a damaged key file was accepted")
+	}
+}
+
+// TestUploadLimitIsTheSetting: max_upload_mib reaches the API: with 1 MiB
+// an upload of 1.5 MiB is refused with 413 (40005), one of half a MiB
+// goes through.
+func TestUploadLimitIsTheSetting(t *testing.T) {
+	n := runNode(t, func(c *config.Config) { c.MaxUploadMiB = 1; c.RateLimits = "off" })
+	base := "http://" + n.Addr() + "/api/v10"
+	call := func(method, path, token, ctype string, body []byte) (int, map[string]any) {
+		t.Helper()
+		req, _ := http.NewRequest(method, base+path, bytes.NewReader(body))
+		req.Header.Set("Content-Type", ctype)
+		if token != "" {
+			req.Header.Set("Authorization", token)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var out map[string]any
+		_ = json.NewDecoder(res.Body).Decode(&out)
+		return res.StatusCode, out
+	}
+	_, reg := call("POST", "/auth/register", "", "application/json", []byte(`{"username":"uploader","password":"a long password"}`))
+	token, _ := reg["token"].(string)
+	_, g := call("POST", "/guilds", token, "application/json", []byte(`{"name":"limits"}`))
+	channel, _ := g["system_channel_id"].(string)
+	if token == "" || channel == "" {
+		t.Fatalf("set-up: %v %v", reg, g)
+	}
+	upload := func(size int) (int, map[string]any) {
+		var b bytes.Buffer
+		mw := multipart.NewWriter(&b)
+		fw, _ := mw.CreateFormFile("files[0]", "f.bin")
+		_, _ = fw.Write(make([]byte, size))
+		mw.Close()
+		return call("POST", "/channels/"+channel+"/messages", token, mw.FormDataContentType(), b.Bytes())
+	}
+	if status, out := upload(1536 << 10); status != 413 || out["code"] != 40005.0 {
+		t.Fatalf("1.5 MiB under a 1 MiB limit: %d %v, want 413 code 40005", status, out)
+	}
+	if status, out := upload(512 << 10); status != 200 {
+		t.Fatalf("half a MiB under a 1 MiB limit: %d %v", status, out)
 	}
 }

@@ -1,6 +1,7 @@
 package cassandra
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -171,6 +172,24 @@ func TestTwoDCReplication(t *testing.T) {
 		}
 		if ok, err := s2.HasReaction(t.Context(), ch, ms[5].ID, "👍", 9); !ok {
 			return fmt.Errorf("reaction not there yet (%v)", err)
+		}
+		return nil
+	})
+
+	// An attachment's bytes, chunked, reach the other datacenter too: a
+	// region's nodes there serve the file.
+	file := bytes.Repeat([]byte("accord file "), 3*store.FileChunk/12+5)
+	if _, err := s1.PutFile(t.Context(), ch, 3000, bytes.NewReader(file)); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "a file written in "+testDC()+" readable in "+remote.name, 30*time.Second, func() error {
+		size, err := s2.FileSize(t.Context(), ch, 3000)
+		if err != nil || size != int64(len(file)) {
+			return fmt.Errorf("size %d, %v", size, err)
+		}
+		got := make([]byte, size)
+		if n, err := s2.ReadFileAt(t.Context(), ch, 3000, got, 0); n != len(got) || err != nil || !bytes.Equal(got, file) {
+			return fmt.Errorf("read %d of %d bytes (%v)", n, len(got), err)
 		}
 		return nil
 	})
