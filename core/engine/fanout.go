@@ -21,11 +21,11 @@ const fanoutDepth = 256
 // the channel, which guilds a user is in) and renders with it (members of
 // a reaction), so that state must be what it was when the entry applied.
 // Only entries that change nothing such a filter reads are queued: those
-// whose ops are messages and reactions, and those with events only (such
-// as typing). Any other entry is a barrier: the apply
-// goroutine waits for the queue to empty before applying it and publishes
-// its events itself, so every event is filtered against the state its own
-// entry left. Messages never change who sees what, which is why the
+// whose ops are messages and reactions, those with events only (such as
+// typing), and watermarks (nothing to publish). Any other entry is a
+// barrier: the apply goroutine waits for the queue to empty before
+// applying it and publishes its events itself, so every event is filtered
+// against the state its own entry left. Messages never change who sees what, which is why the
 // common case pipelines.
 type fanout struct {
 	e     *Engine
