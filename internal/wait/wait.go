@@ -19,11 +19,19 @@ const Patience = time.Minute
 // Patience.
 func For(t testing.TB, what string, cond func() bool) {
 	t.Helper()
+	Every(t, what, 5*time.Millisecond, cond)
+}
+
+// Every is For with a pause of every between polls, for conditions that
+// cost the system under test something to check (a REST request counts
+// against the caller's rate limit; For's 5 ms polls would exceed it).
+func Every(t testing.TB, what string, every time.Duration, cond func() bool) {
+	t.Helper()
 	deadline := time.Now().Add(Patience)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("waited %v for %s", Patience, what)
 		}
-		time.Sleep(5 * time.Millisecond)
+		time.Sleep(every)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/accord-chat/accord/internal/wait"
 )
@@ -144,7 +145,9 @@ func TestREADMEQuickstart(t *testing.T) {
 			}
 			a.api(t, "POST", "/channels/"+channelID+"/messages", userToken, map[string]any{"content": "!ping"}, 200, &ping)
 			var reply, file map[string]any
-			wait.For(t, "the bot's reply, reaction, pin and file", func() bool {
+			// Polled 10 times a second: faster would pass the user's global
+			// rate limit of 50 requests a second, as it did in CI.
+			wait.Every(t, "the bot's reply, reaction, pin and file", 100*time.Millisecond, func() bool {
 				var msgs []map[string]any
 				a.api(t, "GET", "/channels/"+channelID+"/messages?after="+ping.ID, userToken, nil, 200, &msgs)
 				reply, file = nil, nil
