@@ -19,6 +19,7 @@ Usage:
   accord certs --dir DIR NAME...      write a region's development CA and node certificates
   accord region members|add|remove    show or change a running region's membership
   accord migrate [flags]              apply the Cassandra schema migrations ahead of a rollout
+  accord turn [flags]                 run a TURN server for voice on a machine of its own
   accord version                      print the version
   accord help [COMMAND]               this text, or a command's
 
@@ -67,6 +68,12 @@ var helps = map[string]func() string{
 			"Applies the store's schema migrations. Nodes migrate at start too; running this first keeps\n" +
 			"schema changes out of a rollout's start path. The embedded store needs none.\n\nFlags:\n" +
 			config.FormatFlags(configDocs(), "config", "store", "cassandra-hosts", "cassandra-dc", "cassandra-keyspace", "cassandra-replication", "log-level")
+	},
+	"turn": func() string {
+		return "Usage: accord turn --secret-file FILE --relay-ip IP [flags]\n\n" +
+			"Runs a TURN server alone. Voice clients get short-lived credentials from the edge nodes,\n" +
+			"made with the same secret; relays reach public addresses and --allow-peers only.\n\nFlags:\n" +
+			config.FormatFlags(config.FlagDocs(turnFlags().fs))
 	},
 	"version": func() string { return "Usage: accord version\n\nPrints the version.\n" },
 }

@@ -37,6 +37,7 @@ func TestHelp(t *testing.T) {
 		{[]string{"region", "--help"}, []string{"members", "add --id ID --addr HOST:PORT", "remove --id ID", "--via HOST:PORT", "--tls-ca PEM", "--timeout"}, []string{"--listen"}},
 		{[]string{"region", "add", "-h"}, []string{"--addr HOST:PORT"}, nil},
 		{[]string{"migrate", "--help"}, []string{"--cassandra-hosts", "--cassandra-dc", "--cassandra-replication"}, []string{"--listen", "--name"}},
+		{[]string{"turn", "--help"}, []string{"--secret-file VALUE", "--relay-ip VALUE", "--allow-peers", "--max-bitrate N"}, []string{"--listen"}},
 		{[]string{"version", "--help"}, []string{"accord version"}, nil},
 	}
 	for _, c := range cases {

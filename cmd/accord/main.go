@@ -9,6 +9,8 @@
 //	                                   change a running region's membership
 //	accord bot create --name N [flags] create a bot application, print its token
 //	accord migrate [flags]             apply the store's schema migrations (Cassandra)
+//	accord turn --secret-file F --relay-ip IP [flags]
+//	                                   run a TURN server alone
 //	accord version
 package main
 
@@ -39,7 +41,7 @@ func run(args []string) error {
 	command, rest := "serve", args
 	if len(args) > 0 {
 		switch args[0] {
-		case "serve", "edge", "certs", "region", "bot", "migrate", "version":
+		case "serve", "edge", "certs", "region", "bot", "migrate", "turn", "version":
 			command, rest = args[0], args[1:]
 		case "help":
 			return helpCommand(args[1:])
@@ -64,6 +66,8 @@ func run(args []string) error {
 		return bot(rest)
 	case "migrate":
 		return migrate(rest)
+	case "turn":
+		return turnCommand(rest)
 	case "version":
 		fmt.Println("accord", version)
 		return nil
