@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"sync"
@@ -44,9 +45,15 @@ type PresenceEvent struct {
 type VoiceState struct {
 	ChannelID ID     `json:"channel"`
 	SessionID string `json:"session"`
-	Node      string `json:"node"`
-	SelfMute  bool   `json:"self_mute,omitempty"`
-	SelfDeaf  bool   `json:"self_deaf,omitempty"`
+	// Node is the node of the gateway session that joined; Host is the
+	// node whose SFU serves the channel (the same for every state in a
+	// channel: the first to join picks its own node).
+	Node       string `json:"node"`
+	Host       string `json:"host,omitempty"`
+	SelfMute   bool   `json:"self_mute,omitempty"`
+	SelfDeaf   bool   `json:"self_deaf,omitempty"`
+	SelfVideo  bool   `json:"self_video,omitempty"`
+	SelfStream bool   `json:"self_stream,omitempty"`
 }
 
 // VoiceChange sets (or, with nil State, removes) a user's voice state.
@@ -302,9 +309,11 @@ func (e *Engine) VoiceStates(gid ID) map[ID]VoiceState {
 }
 
 // UpdateVoice applies op 4 for the session's user: join, move or leave
-// (channelID 0) a voice channel of the guild. It checks membership and
-// CONNECT against this node's replica of the guild, then replicates the
-// change through the guild's shard.
+// (channelID 0) a voice channel of the guild. It checks membership,
+// CONNECT and the channel's user limit (which MOVE_MEMBERS passes, as on
+// Discord) against this node's replica of the guild, then replicates the
+// change through the guild's shard. A channel nobody is in is hosted by
+// the joining session's node; later joiners get the same host.
 func (e *Engine) UpdateVoice(ctx context.Context, uid, guildID, channelID ID, sessionID, node string, selfMute, selfDeaf bool) error {
 	var ch VoiceChange
 	err := e.readGuild(guildID, func(s *State) error {
@@ -322,11 +331,30 @@ func (e *Engine) UpdateVoice(ctx context.Context, uid, guildID, channelID ID, se
 		if c == nil || c.Type != model.ChannelGuildVoice {
 			return apierr.ErrUnknownChannel
 		}
-		if s.ChannelPerms(uid, c)&(perm.ViewChannel|perm.Connect) != perm.ViewChannel|perm.Connect {
+		have := s.ChannelPerms(uid, c)
+		if have&(perm.ViewChannel|perm.Connect) != perm.ViewChannel|perm.Connect {
 			return apierr.ErrMissingPermissions
 		}
-		ch = VoiceChange{GuildID: guildID, UserID: uid, State: &VoiceState{ChannelID: channelID, SessionID: sessionID, Node: node,
-			SelfMute: selfMute, SelfDeaf: selfDeaf}}
+		host, in := node, 0
+		for other, vs := range s.Voice {
+			if vs.ChannelID == channelID && other != uid {
+				in++
+				if vs.Host != "" {
+					host = vs.Host
+				}
+			}
+		}
+		if c.UserLimit > 0 && in >= c.UserLimit && have&perm.MoveMembers == 0 {
+			return ErrChannelFull
+		}
+		st := &VoiceState{ChannelID: channelID, SessionID: sessionID, Node: node, Host: host, SelfMute: selfMute, SelfDeaf: selfDeaf}
+		if old := s.Voice[uid]; old != nil && old.ChannelID == channelID && old.SessionID == sessionID {
+			st.SelfVideo, st.SelfStream = old.SelfVideo, old.SelfStream
+			if *old == *st {
+				return errNoChange
+			}
+		}
+		ch = VoiceChange{GuildID: guildID, UserID: uid, State: st}
 		return nil
 	})
 	if err == errNoChange {
@@ -351,6 +379,36 @@ func (e *Engine) LeaveVoiceSession(ctx context.Context, uid ID, sessionID string
 }
 
 var errNoChange = fmt.Errorf("no change")
+
+// ErrChannelFull: the voice channel holds its user limit.
+var ErrChannelFull = errors.New("voice channel full")
+
+// SetVoiceMedia records whether a user in voice sends camera video and
+// a screen share (self_video, self_stream), as its SFU sees them. It
+// does nothing unless the state still belongs to sessionID.
+func (e *Engine) SetVoiceMedia(ctx context.Context, guildID, uid ID, sessionID string, video, stream bool) error {
+	var ch VoiceChange
+	err := e.readGuild(guildID, func(s *State) error {
+		old := s.Voice[uid]
+		if old == nil || old.SessionID != sessionID {
+			return errNoChange
+		}
+		if old.SelfVideo == video && old.SelfStream == stream {
+			return errNoChange
+		}
+		st := *old
+		st.SelfVideo, st.SelfStream = video, stream
+		ch = VoiceChange{GuildID: guildID, UserID: uid, State: &st}
+		return nil
+	})
+	if err == errNoChange {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return e.proposeTo(ctx, guildID, &logEntry{Kind: entryVoice, Voice: []VoiceChange{ch}})
+}
 
 // applyVoice applies voice changes to their guilds and returns the events.
 func (e *Engine) applyVoice(changes []VoiceChange) []Event {

@@ -109,31 +109,20 @@ func (s *Server) broadcastPresence(uid ID, ev *engine.Event, only *session) {
 	}
 }
 
-// voiceState is a user's voice connection in a guild.
-type voiceState struct {
-	ChannelID ID
-	SessionID string
-	SelfMute  bool
-	SelfDeaf  bool
-}
-
 // voiceView reads voice states from the engine (the guild's shard).
 type voiceView struct{ eng *engine.Engine }
 
-func (v voiceView) guild(gid ID) map[ID]voiceState {
-	out := map[ID]voiceState{}
-	for uid, vs := range v.eng.VoiceStates(gid) {
-		out[uid] = voiceState{ChannelID: vs.ChannelID, SessionID: vs.SessionID, SelfMute: vs.SelfMute, SelfDeaf: vs.SelfDeaf}
-	}
-	return out
-}
+func (v voiceView) guild(gid ID) map[ID]engine.VoiceState { return v.eng.VoiceStates(gid) }
 
 // voiceStateObject renders a voice state.
-func voiceStateObject(gid, uid ID, st voiceState, m *model.Member, u *model.User) map[string]any {
+func voiceStateObject(gid, uid ID, st engine.VoiceState, m *model.Member, u *model.User) map[string]any {
 	out := map[string]any{
 		"guild_id": gid, "channel_id": st.ChannelID, "user_id": uid, "session_id": st.SessionID,
 		"deaf": false, "mute": false, "self_deaf": st.SelfDeaf, "self_mute": st.SelfMute,
-		"self_video": false, "suppress": false, "request_to_speak_timestamp": nil,
+		"self_video": st.SelfVideo, "suppress": false, "request_to_speak_timestamp": nil,
+	}
+	if st.SelfStream {
+		out["self_stream"] = true // Discord sends it only while streaming
 	}
 	if m != nil {
 		out["deaf"], out["mute"] = m.Deaf, m.Mute
@@ -154,11 +143,11 @@ func (s *Server) updateVoiceState(sess *session, vs voiceStateUpdate) {
 // publishVoice announces a replicated voice state change to the guild's
 // sessions that asked for voice states, and to the user's own.
 func (s *Server) publishVoice(ev *engine.Event, d *engine.VoiceEvent, only *session) {
-	st := voiceState{SessionID: d.SessionID}
+	st := engine.VoiceState{SessionID: d.SessionID}
 	var member *model.Member
 	var user *model.User
 	if d.State != nil {
-		st = voiceState{ChannelID: d.State.ChannelID, SessionID: d.State.SessionID, SelfMute: d.State.SelfMute, SelfDeaf: d.State.SelfDeaf}
+		st = *d.State
 		member = s.eng.Members(d.GuildID, []ID{d.UserID})[d.UserID]
 		user = s.eng.User(d.UserID)
 	}
@@ -166,8 +155,38 @@ func (s *Server) publishVoice(ev *engine.Event, d *engine.VoiceEvent, only *sess
 	for _, other := range restrict(s.guildSessions(d.GuildID), only) {
 		if other.has(IntentGuildVoiceStates) || other.user.ID == d.UserID {
 			other.dispatch(p)
+			if only == nil && other.id == d.SessionID {
+				s.voiceServerUpdate(other, d)
+			}
 		}
 	}
+}
+
+// voiceServerUpdate sends the session that joined or moved the voice
+// server that hosts its channel (VOICE_SERVER_UPDATE), once per host: a
+// move between channels of one host keeps the voice connection, as on
+// Discord, and a change of host (a node died) sends a new one.
+func (s *Server) voiceServerUpdate(sess *session, d *engine.VoiceEvent) {
+	sess.mu.Lock()
+	last, had := sess.voiceHost[d.GuildID]
+	if d.State == nil {
+		delete(sess.voiceHost, d.GuildID)
+	} else {
+		if sess.voiceHost == nil {
+			sess.voiceHost = map[ID]string{}
+		}
+		sess.voiceHost[d.GuildID] = d.State.Host
+	}
+	sess.mu.Unlock()
+	if d.State == nil || s.cfg.Voice == nil || (had && last == d.State.Host) {
+		return
+	}
+	token, endpoint, err := s.cfg.Voice.VoiceServer(d.GuildID, d.UserID, d.SessionID, d.State.Host)
+	if err != nil {
+		s.log.Warn("voice server", "guild", d.GuildID, "host", d.State.Host, "err", err)
+		return
+	}
+	sess.dispatch(s.share("VOICE_SERVER_UPDATE", map[string]any{"token": token, "guild_id": d.GuildID, "endpoint": endpoint}))
 }
 
 // leaveVoiceSession drops the voice states a session created, in the

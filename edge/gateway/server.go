@@ -49,6 +49,19 @@ type Config struct {
 	// read, as off Linux, instead of the epoll poller that reads only
 	// when bytes arrive (about 9 KiB more per idle connection).
 	GoroutineReaders bool
+	// Voice, when set, names the voice server of a session that joined
+	// a voice channel (VOICE_SERVER_UPDATE); without it op 4 only
+	// records voice states.
+	Voice VoiceServers
+}
+
+// VoiceServers hands out voice servers. VoiceServer is called from a
+// guild's publishing goroutine, possibly several at once, and must not
+// block: it returns the token the session identifies with at the voice
+// gateway of host (a node name) and that gateway's endpoint
+// (host[:port], to which clients add wss:// and ?v=8).
+type VoiceServers interface {
+	VoiceServer(guildID, userID ID, sessionID, host string) (token, endpoint string, err error)
 }
 
 func (c *Config) defaults() {
