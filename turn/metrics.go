@@ -26,8 +26,13 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		dropped: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "accord", Subsystem: "turn", Name: "dropped_packets_total",
 			Help: "Relayed datagrams dropped over an allocation's bandwidth cap."}),
 	}
+	return m
+}
+
+// register is called once the server is up: a New that failed (a port
+// in use) must leave nothing registered for the retry to collide with.
+func (m *metrics) register(reg prometheus.Registerer) {
 	if reg != nil {
 		reg.MustRegister(m.allocations, m.authFailures, m.quotaRefusals, m.peerRefusals, m.relayed, m.dropped)
 	}
-	return m
 }

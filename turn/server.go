@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -134,8 +135,18 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		sc.PacketConnConfigs = append(sc.PacketConnConfigs, turn.PacketConnConfig{PacketConn: s.udp, RelayAddressGenerator: gen, PermissionHandler: s.permit})
 	}
 	if cfg.TCPAddr != "" {
-		if s.tcp, err = net.Listen("tcp", cfg.TCPAddr); err != nil {
-			return fail(fmt.Errorf("turn: tcp: %w", err))
+		tcpAddr := cfg.TCPAddr
+		if host, port, _ := net.SplitHostPort(tcpAddr); port == "0" && tcpAddr == cfg.UDPAddr && s.udp != nil {
+			// "Any port" for both: the same number for both if it is free,
+			// as TURN servers usually run.
+			if l, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(s.udp.LocalAddr().(*net.UDPAddr).Port))); err == nil {
+				s.tcp = l
+			}
+		}
+		if s.tcp == nil {
+			if s.tcp, err = net.Listen("tcp", tcpAddr); err != nil {
+				return fail(fmt.Errorf("turn: tcp: %w", err))
+			}
 		}
 		sc.ListenerConfigs = append(sc.ListenerConfigs, turn.ListenerConfig{Listener: s.tcp, RelayAddressGenerator: gen, PermissionHandler: s.permit})
 	}
@@ -148,6 +159,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	if s.srv, err = turn.NewServer(sc); err != nil {
 		return fail(fmt.Errorf("turn: %w", err))
 	}
+	s.metrics.register(cfg.Registerer)
 	return s, nil
 }
 
