@@ -261,3 +261,23 @@ func BenchmarkForward(b *testing.B) {
 		tr.Forward(pkt)
 	}
 }
+
+// FuzzForward: whatever bytes arrive as RTP, the transport's unmarshal
+// refuses them or Forward passes them on without panicking.
+func FuzzForward(f *testing.F) {
+	good, _ := (&rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: 7}, Payload: []byte{1}}).Marshal()
+	f.Add(good)
+	f.Add([]byte{0x90, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0xbe, 0xde, 0, 1, 0x10, 0x99, 0, 0})
+	f.Add([]byte{})
+	r := NewRoom()
+	p, _ := r.Join(1, 1, discardSub{})
+	_, _ = r.Join(2, 2, newRecorder())
+	tr, _ := p.Publish(Audio, Microphone, opus, 1)
+	var pkt rtp.Packet
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if pkt.Unmarshal(b) != nil {
+			return
+		}
+		tr.Forward(&pkt)
+	})
+}
