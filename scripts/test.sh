@@ -48,7 +48,8 @@ ACCORD_TEST_STORE=cassandra go test -count=1 -timeout 30m ./edge/rest/ ./edge/ga
 
 echo "== go test -race (concurrency-heavy packages, embedded store)"
 go test -count=1 -race -timeout 20m ./core/engine/... ./edge/ratelimit/... ./edge/gateway/... \
-  ./core/shard/... ./raftstore/... ./core/snowflake/... ./core/store/pebblestore/... ./turn/...
+  ./core/shard/... ./raftstore/... ./core/snowflake/... ./core/store/pebblestore/... ./turn/... \
+  ./edge/sfu/... ./edge/voice/... ./tests/voice/
 
 echo "== fuzz smoke (each target, a bounded number of inputs)"
 # Count-bounded rather than time-bounded: Go 1.26's -fuzztime with a

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"strconv"
 	"time"
 
 	"github.com/accord-chat/accord/core/engine"
@@ -163,22 +164,24 @@ func (s *Server) publishVoice(ev *engine.Event, d *engine.VoiceEvent, only *sess
 }
 
 // voiceServerUpdate sends the session that joined or moved the voice
-// server that hosts its channel (VOICE_SERVER_UPDATE), once per host: a
-// move between channels of one host keeps the voice connection, as on
-// Discord, and a change of host (a node died) sends a new one.
+// server that hosts its channel (VOICE_SERVER_UPDATE): once per channel
+// and host, so that self mute and deafen send none, while a move (the
+// voice server ends the old session with 4014) or a new host does.
 func (s *Server) voiceServerUpdate(sess *session, d *engine.VoiceEvent) {
 	sess.mu.Lock()
 	last, had := sess.voiceHost[d.GuildID]
+	var where string
 	if d.State == nil {
 		delete(sess.voiceHost, d.GuildID)
 	} else {
 		if sess.voiceHost == nil {
 			sess.voiceHost = map[ID]string{}
 		}
-		sess.voiceHost[d.GuildID] = d.State.Host
+		where = d.State.Host + "/" + strconv.FormatUint(uint64(d.State.ChannelID), 10)
+		sess.voiceHost[d.GuildID] = where
 	}
 	sess.mu.Unlock()
-	if d.State == nil || s.cfg.Voice == nil || (had && last == d.State.Host) {
+	if d.State == nil || s.cfg.Voice == nil || (had && last == where) {
 		return
 	}
 	token, endpoint, err := s.cfg.Voice.VoiceServer(d.GuildID, d.UserID, d.SessionID, d.State.Host)

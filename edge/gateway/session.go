@@ -34,7 +34,7 @@ type session struct {
 	detached time.Time // when conn went away
 	guilds   []ID      // the guilds it follows (subs.go)
 	// voiceHost is, per guild the user is in voice in through this
-	// session, the node whose voice server it was last sent.
+	// session, the host/channel of the voice server it was last sent.
 	voiceHost map[ID]string
 	// ready is false until READY and the initial GUILD_CREATEs are
 	// sequenced; events published meanwhile wait in pending so that

@@ -43,6 +43,7 @@ type Node struct {
 	limiter *ratelimit.Limiter
 	api     *rest.Server
 	gw      *gateway.Server
+	media   *media
 	reg     *prometheus.Registry
 	ln      net.Listener
 	srv     *http.Server
@@ -135,22 +136,36 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, error
 		PublicURL: cfg.PublicURL, GatewayURL: wsURL, Registerer: n.reg,
 		Forward: newForwarder(n.raft, log.With("component", "forward")),
 	})
-	n.internal, n.serveIntl = serveInternal(n.raft, n.api.Handler(), log)
-	n.gw = gateway.New(gateway.Config{
-		Engine: n.engine, Verifier: verifier, Renderer: n.api, Logger: log.With("component", "gateway"),
-		URL: wsURL, HeartbeatInterval: cfg.HeartbeatInterval, Registerer: n.reg, NodeName: RaftID(cfg.NodeID),
-	})
-	n.engine.SetPublisher(n.gw)
 	n.ln, err = net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		n.closeRegion()
 		st.Close()
 		return nil, fmt.Errorf("listen: %w", err)
 	}
+	if cfg.Voice.UDP == "" {
+		// Media on the same port number as the API, over UDP (the port
+		// the listener got, when it was asked for any).
+		cfg.Voice.UDP = n.ln.Addr().String()
+	}
+	n.media, err = openMedia(cfg, log, n.reg, n.engine, akey, RaftID(cfg.NodeID))
+	if err != nil {
+		n.ln.Close()
+		n.closeRegion()
+		st.Close()
+		return nil, err
+	}
+	n.internal, n.serveIntl = serveInternal(n.raft, n.api.Handler(), log)
+	n.gw = gateway.New(gateway.Config{
+		Engine: n.engine, Verifier: verifier, Renderer: n.api, Logger: log.With("component", "gateway"),
+		URL: wsURL, HeartbeatInterval: cfg.HeartbeatInterval, Registerer: n.reg, NodeName: RaftID(cfg.NodeID),
+		Voice: n.media.voice,
+	})
+	n.engine.SetPublisher(publishers{n.gw, n.media.voice})
 	mux := http.NewServeMux()
 	mux.Handle("/api/", n.api.Handler())
 	mux.Handle("/attachments/", n.api.Handler())
 	mux.Handle("/gateway", n.gw.Handler())
+	mux.Handle("/voice", n.media.voice.Handler())
 	// discordgo appends a slash to the URL GET /gateway returns
 	// ("ws://host/gateway/?v=9&encoding=json"), as Discord's gateway
 	// lives at the root of its host.
@@ -242,10 +257,14 @@ func (n *Node) Engine() *engine.Engine { return n.engine }
 func (n *Node) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	lctx, stopLimiter := context.WithCancel(context.Background())
-	wg.Add(2)
+	wg.Add(3)
 	go func() {
 		defer wg.Done()
 		n.limiter.Run(lctx, ratelimit.DefaultSweepInterval)
+	}()
+	go func() {
+		defer wg.Done()
+		_ = n.media.voice.Run(lctx)
 	}()
 	go func() {
 		defer wg.Done()
@@ -291,6 +310,7 @@ func (n *Node) Run(ctx context.Context) error {
 	// them: the gateway closes them itself (1001, clients resume).
 	stopLimiter()
 	wg.Wait()
+	n.media.close()
 	n.closeRegion()
 	if cerr := n.store.Close(); cerr != nil {
 		return errors.Join(err, cerr)
@@ -305,6 +325,7 @@ func (n *Node) Run(ctx context.Context) error {
 // Close releases a node that was built but never run.
 func (n *Node) Close() error {
 	n.ln.Close()
+	n.media.close()
 	if n.opsLn != nil {
 		n.opsLn.Close()
 	}

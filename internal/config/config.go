@@ -64,6 +64,28 @@ type Config struct {
 	// Region places the node in its region's Raft groups. A node alone
 	// (no join) is a region of one: single-voter groups, same code.
 	Region Region `yaml:"region"`
+	// Voice is the node's voice gateway, SFU and TURN server.
+	Voice Voice `yaml:"voice"`
+}
+
+// Voice configures media. The defaults put everything on Listen's host:
+// WebRTC on Listen's port number over UDP, TURN on 3478 (or on any free
+// port when Listen's port is 0, as in tests).
+type Voice struct {
+	// UDP is the one UDP address all of the node's WebRTC media uses
+	// (default: Listen).
+	UDP string `yaml:"udp"`
+	// PublicIPs are announced to clients instead of the sockets' own
+	// addresses, for a node behind 1:1 NAT.
+	PublicIPs []string `yaml:"public_ips"`
+	// TURN is the embedded TURN server's address, UDP and TCP (default:
+	// Listen's host, port 3478, or 0 when Listen's is); "off" runs none
+	// (clients then need a direct path or a TURN server of their own).
+	TURN string `yaml:"turn"`
+	// TURNSecretFile holds the TURN REST secret the region's nodes and
+	// standalone `accord turn` servers share; empty: one derived from
+	// the attachment key (right when every TURN server is a node).
+	TURNSecretFile string `yaml:"turn_secret_file"`
 }
 
 // Region is this node's membership in a region's Raft groups.
@@ -156,6 +178,10 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	tlsCA := fs.String("tls-ca", "", "the region CA's certificate, for the internal listener")
 	tlsCert := fs.String("tls-cert", "", "this node's certificate, for the internal listener")
 	tlsKey := fs.String("tls-key", "", "this node's key, for the internal listener")
+	voiceUDP := fs.String("voice-udp", "", "UDP address of all WebRTC media (default: --listen's host and port)")
+	publicIPs := fs.String("public-ips", "", "IPs announced for media and TURN behind 1:1 NAT, comma-separated")
+	turnAddr := fs.String("turn", "", "embedded TURN server's UDP and TCP address, or off (default: --listen's host, port 3478)")
+	turnSecret := fs.String("turn-secret-file", "", "the region's TURN secret, shared with accord turn servers")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return cfg, &HelpError{Flags: FlagDocs(fs)}
@@ -269,6 +295,18 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	}
 	if *join != "" {
 		cfg.Region.Join = splitList(*join)
+	}
+	env("ACCORD_VOICE_UDP", &cfg.Voice.UDP)
+	env("ACCORD_TURN", &cfg.Voice.TURN)
+	env("ACCORD_TURN_SECRET_FILE", &cfg.Voice.TURNSecretFile)
+	if v := getenv("ACCORD_PUBLIC_IPS"); v != "" {
+		cfg.Voice.PublicIPs = splitList(v)
+	}
+	set(*voiceUDP, &cfg.Voice.UDP)
+	set(*turnAddr, &cfg.Voice.TURN)
+	set(*turnSecret, &cfg.Voice.TURNSecretFile)
+	if *publicIPs != "" {
+		cfg.Voice.PublicIPs = splitList(*publicIPs)
 	}
 	if cfg.PublicURL == "" {
 		cfg.PublicURL = "http://" + cfg.Listen
@@ -419,6 +457,17 @@ func (c Config) Validate() error {
 	}
 	if len(c.Region.Join) > 0 && c.Store == "embedded" {
 		errs = append(errs, errors.New("store: the nodes of a region share the core's store; use cassandra with join"))
+	}
+	if _, _, err := net.SplitHostPort(c.Voice.UDP); c.Voice.UDP != "" && err != nil {
+		errs = append(errs, fmt.Errorf("voice.udp: %q is not host:port", c.Voice.UDP))
+	}
+	if _, _, err := net.SplitHostPort(c.Voice.TURN); c.Voice.TURN != "" && c.Voice.TURN != "off" && err != nil {
+		errs = append(errs, fmt.Errorf("voice.turn: %q is not host:port or off", c.Voice.TURN))
+	}
+	for _, ip := range c.Voice.PublicIPs {
+		if net.ParseIP(ip) == nil {
+			errs = append(errs, fmt.Errorf("voice.public_ips: %q is not an IP address", ip))
+		}
 	}
 	if !strings.HasPrefix(c.PublicURL, "http://") && !strings.HasPrefix(c.PublicURL, "https://") {
 		errs = append(errs, fmt.Errorf("public_url: %q must start with http:// or https://", c.PublicURL))
