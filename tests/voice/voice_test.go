@@ -136,6 +136,21 @@ func (j *joined) dial(t *testing.T, w *world) *voiceclient.Client {
 	return c
 }
 
+// sendAll has each client send a packet every 20 ms until the test ends;
+// loud(i) says whether client i is talking.
+func sendAll(t *testing.T, loud func(i int) bool, cs ...*voiceclient.Client) {
+	ctx, stop := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for i, c := range cs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.Sender().Run(ctx, func() bool { return loud(i) })
+		}()
+	}
+	t.Cleanup(func() { stop(); wg.Wait() })
+}
+
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	accordtest.WaitFor(t, what, cond)
@@ -158,16 +173,7 @@ func TestThreeClientsInOneChannel(t *testing.T) {
 		js[i] = w.joinVoice(users[i], w.voice)
 		cs[i] = js[i].dial(t, w)
 	}
-	ctx, stop := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	for i, c := range cs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c.Sender().Run(ctx, func() bool { return i == 0 }) // alice talks, the others are quiet
-		}()
-	}
-	t.Cleanup(func() { stop(); wg.Wait() })
+	sendAll(t, func(i int) bool { return i == 0 }, cs...) // alice talks, the others are quiet
 
 	// received: how many packets i got from j.
 	received := func(i, j int) int { return cs[i].Stream(users[j].ID).Packets }
@@ -421,13 +427,7 @@ func TestRelayOnlyThroughTURN(t *testing.T) {
 	if len(ice) == 0 {
 		t.Fatalf("Ready without ice_servers: %v", cr.Ready)
 	}
-	ctx, stop := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	for _, c := range []*voiceclient.Client{cd, cr} {
-		wg.Add(1)
-		go func() { defer wg.Done(); c.Sender().Run(ctx, func() bool { return false }) }()
-	}
-	t.Cleanup(func() { stop(); wg.Wait() })
+	sendAll(t, func(int) bool { return false }, cd, cr)
 	waitFor(t, "media both ways through the relay", func() bool {
 		return cd.Stream(relayed.user.ID).Packets > 25 && cr.Stream(direct.user.ID).Packets > 25
 	})
@@ -489,13 +489,7 @@ func TestMoveBetweenChannels(t *testing.T) {
 	moved := *mover
 	moved.token, moved.endpoint = su["token"].(string), su["endpoint"].(string)
 	c2 := moved.dial(t, w)
-	ctx, stop := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	for _, c := range []*voiceclient.Client{c2, cs} {
-		wg.Add(1)
-		go func() { defer wg.Done(); c.Sender().Run(ctx, func() bool { return false }) }()
-	}
-	t.Cleanup(func() { stop(); wg.Wait() })
+	sendAll(t, func(int) bool { return false }, c2, cs)
 	waitFor(t, "media in the new channel", func() bool {
 		return c2.Stream(stay.user.ID).Packets > 25 && cs.Stream(mover.user.ID).Packets > 25
 	})
