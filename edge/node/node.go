@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -136,6 +137,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, error
 		PublicURL: cfg.PublicURL, GatewayURL: wsURL, Registerer: n.reg,
 		Forward: newForwarder(n.raft, log.With("component", "forward")),
 	})
+	tconf, plainToo, err := publicTLS(cfg)
+	if err != nil {
+		n.closeRegion()
+		st.Close()
+		return nil, err
+	}
 	n.ln, err = net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		n.closeRegion()
@@ -166,6 +173,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, error
 	mux.Handle("/attachments/", n.api.Handler())
 	mux.Handle("/gateway", n.gw.Handler())
 	mux.Handle("/voice", n.media.voice.Handler())
+	// discord.py dials wss://{endpoint}/?v=8: the same path with a slash.
+	mux.Handle("/voice/{$}", n.media.voice.Handler())
 	// discordgo appends a slash to the URL GET /gateway returns
 	// ("ws://host/gateway/?v=9&encoding=json"), as Discord's gateway
 	// lives at the root of its host.
@@ -198,6 +207,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, error
 	}, func() float64 { return float64(n.raft.Halted()) }))
 	n.srv = publicLimits.apply(&http.Server{Handler: mux, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)})
 	n.ln = limitPerIP(n.ln, publicLimits.perIP)
+	if plainToo {
+		n.ln = sniffListener{Listener: n.ln, conf: tconf}
+	} else {
+		n.ln = tls.NewListener(n.ln, tconf)
+	}
 	return n, nil
 }
 

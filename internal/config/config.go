@@ -66,6 +66,12 @@ type Config struct {
 	Region Region `yaml:"region"`
 	// Voice is the node's voice gateway, SFU and TURN server.
 	Voice Voice `yaml:"voice"`
+	// PublicTLS is the operator's certificate for Listen (REST, the
+	// gateway, voice, files): with it Listen speaks TLS only. Without it
+	// Listen answers plain HTTP and TLS alike, the latter with a
+	// self-signed certificate kept in Data/tls/public.pem (Discord's
+	// libraries dial the voice endpoint over wss://).
+	PublicTLS TLSFiles `yaml:"public_tls"`
 }
 
 // Voice configures media. The defaults put everything on Listen's host:
@@ -178,6 +184,8 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	tlsCA := fs.String("tls-ca", "", "the region CA's certificate, for the internal listener")
 	tlsCert := fs.String("tls-cert", "", "this node's certificate, for the internal listener")
 	tlsKey := fs.String("tls-key", "", "this node's key, for the internal listener")
+	publicCert := fs.String("public-cert", "", "certificate (PEM) for --listen: TLS only (default: plain and TLS with a development certificate)")
+	publicKey := fs.String("public-key", "", "key (PEM) of --public-cert")
 	voiceUDP := fs.String("voice-udp", "", "UDP address of all WebRTC media (default: --listen's host and port)")
 	publicIPs := fs.String("public-ips", "", "IPs announced for media and TURN behind 1:1 NAT, comma-separated")
 	turnAddr := fs.String("turn", "", "embedded TURN server's UDP and TCP address, or off (default: --listen's host, port 3478)")
@@ -302,6 +310,10 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	if v := getenv("ACCORD_PUBLIC_IPS"); v != "" {
 		cfg.Voice.PublicIPs = splitList(v)
 	}
+	env("ACCORD_PUBLIC_CERT", &cfg.PublicTLS.Cert)
+	env("ACCORD_PUBLIC_KEY", &cfg.PublicTLS.Key)
+	set(*publicCert, &cfg.PublicTLS.Cert)
+	set(*publicKey, &cfg.PublicTLS.Key)
 	set(*voiceUDP, &cfg.Voice.UDP)
 	set(*turnAddr, &cfg.Voice.TURN)
 	set(*turnSecret, &cfg.Voice.TURNSecretFile)
@@ -310,6 +322,9 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	}
 	if cfg.PublicURL == "" {
 		cfg.PublicURL = "http://" + cfg.Listen
+		if cfg.PublicTLS.Cert != "" {
+			cfg.PublicURL = "https://" + cfg.Listen
+		}
 	}
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
 	return cfg, cfg.Validate()
@@ -336,7 +351,7 @@ var flagArgs = map[string]string{
 	"store": "embedded|cassandra", "cassandra-hosts": "HOSTS", "cassandra-dc": "DC", "cassandra-keyspace": "NAME",
 	"cassandra-replication": "DC:N,...", "node-id": "N", "region": "NAME", "raft-addr": "HOST:PORT",
 	"advertise": "HOST:PORT", "shards": "N", "join": "HOST:PORT,...", "tls-ca": "PEM", "tls-cert": "PEM",
-	"tls-key": "PEM", "via": "HOST:PORT", "id": "ID", "addr": "HOST:PORT", "dir": "DIR",
+	"tls-key": "PEM", "public-cert": "PEM", "public-key": "PEM", "via": "HOST:PORT", "id": "ID", "addr": "HOST:PORT", "dir": "DIR",
 }
 
 // FlagDocs describes the flags of fs.
@@ -451,6 +466,9 @@ func (c Config) Validate() error {
 	}
 	if t := c.Region.TLS; (t.CA != "" || t.Cert != "" || t.Key != "") && (t.CA == "" || t.Cert == "" || t.Key == "") {
 		errs = append(errs, errors.New("region.tls: ca, cert and key go together"))
+	}
+	if t := c.PublicTLS; (t.Cert == "") != (t.Key == "") || t.CA != "" {
+		errs = append(errs, errors.New("public_tls: cert and key go together (and take no ca)"))
 	}
 	if len(c.Region.Join) > 0 && c.Region.TLS.CA == "" {
 		errs = append(errs, errors.New("region.tls: a node joining a region needs the region's CA, certificate and key"))
