@@ -19,14 +19,15 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/accord-chat/accord/core/engine"
+	"github.com/accord-chat/accord/edge/sfu/discordudp"
 	"github.com/accord-chat/accord/edge/sfu/webrtcpeer"
 	"github.com/accord-chat/accord/edge/voice"
 	"github.com/accord-chat/accord/internal/config"
 	"github.com/accord-chat/accord/turn"
 )
 
-// media is the node's media plane: the UDP socket all WebRTC shares,
-// the transport on it, the voice gateway and the embedded TURN server.
+// media is the node's media plane: the UDP socket all WebRTC and native
+// voice share, the transports on it, the voice gateway and the embedded TURN server.
 type media struct {
 	udp       net.PacketConn
 	transport *webrtcpeer.Transport
@@ -48,8 +49,12 @@ func openMedia(cfg config.Config, log *slog.Logger, reg prometheus.Registerer, e
 	if err != nil {
 		return nil, fmt.Errorf("voice udp: %w", err)
 	}
+	// Bots' native UDP voice and WebRTC share the one port: the mux takes
+	// Discord's packets out of what WebRTC's ICE reads.
+	native := discordudp.NewMux(udp, log.With("component", "voice-udp"))
+	native.Register(reg)
 	m := &media{udp: udp}
-	m.transport, err = webrtcpeer.New(webrtcpeer.Config{UDP: udp, PublicIPs: cfg.Voice.PublicIPs, Logger: log.With("component", "webrtc")})
+	m.transport, err = webrtcpeer.New(webrtcpeer.Config{UDP: native, PublicIPs: cfg.Voice.PublicIPs, Logger: log.With("component", "webrtc")})
 	if err != nil {
 		udp.Close()
 		return nil, err
@@ -66,7 +71,11 @@ func openMedia(cfg config.Config, log *slog.Logger, reg prometheus.Registerer, e
 		m.close()
 		return nil, fmt.Errorf("public_url: %w", err)
 	}
-	m.voice, err = voice.New(voice.Config{Engine: eng, Transport: m.transport, Key: key, NodeName: nodeName,
+	mediaIP := ""
+	if len(cfg.Voice.PublicIPs) > 0 {
+		mediaIP = cfg.Voice.PublicIPs[0]
+	}
+	m.voice, err = voice.New(voice.Config{Engine: eng, Transport: m.transport, Native: native, MediaIP: mediaIP, Key: key, NodeName: nodeName,
 		Endpoint: u.Host + "/voice", ICEServers: ice, Logger: log.With("component", "voice"), Registerer: reg})
 	if err != nil {
 		m.close()

@@ -135,9 +135,30 @@ type description struct {
 }
 
 type speaking struct {
-	Speaking int    `json:"speaking"`
-	Delay    int    `json:"delay"`
-	SSRC     uint32 `json:"ssrc"`
+	Speaking speakingFlags `json:"speaking"`
+	Delay    int           `json:"delay"`
+	SSRC     uint32        `json:"ssrc"`
+}
+
+// speakingFlags is Speaking's bitmask (1 microphone, 2 soundshare, 4
+// priority); older clients (discordgo) send a bool for the microphone.
+type speakingFlags int
+
+func (f *speakingFlags) UnmarshalJSON(b []byte) error {
+	switch string(b) {
+	case "true":
+		*f = 1
+		return nil
+	case "false", "null":
+		*f = 0
+		return nil
+	}
+	var n int
+	if err := json.Unmarshal(b, &n); err != nil {
+		return err
+	}
+	*f = speakingFlags(n)
+	return nil
 }
 
 // heartbeat is op 3's d: {t, seq_ack} in v8, a bare nonce before.

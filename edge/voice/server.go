@@ -15,6 +15,7 @@ import (
 	"github.com/accord-chat/accord/core/engine"
 	"github.com/accord-chat/accord/core/perm"
 	"github.com/accord-chat/accord/edge/sfu"
+	"github.com/accord-chat/accord/edge/sfu/discordudp"
 	"github.com/accord-chat/accord/edge/sfu/webrtcpeer"
 )
 
@@ -25,6 +26,13 @@ type ID = engine.ID
 type Config struct {
 	Engine    *engine.Engine
 	Transport *webrtcpeer.Transport
+	// Native, when set, serves Discord's native UDP voice (bots) on the
+	// same socket as Transport.
+	Native *discordudp.Mux
+	// MediaIP is the address Ready gives clients for media; empty: the
+	// socket's own (fine unless it is bound to all interfaces or behind
+	// NAT).
+	MediaIP string
 	// Key is the region's shared secret the token key is derived from.
 	Key []byte
 	// NodeName is this node's name in voice states' Host.
@@ -300,11 +308,12 @@ func (s *Server) reportSpeaking(now time.Time) {
 			if sess == nil || sess.explicitSpeaking.Load() {
 				continue
 			}
-			flag := 0
+			flag := int32(0)
 			if c.Speaking {
 				flag = 1 // microphone
 			}
-			s.broadcast(sess, OpSpeaking, map[string]any{"user_id": idString(sess.user), "ssrc": sess.ssrc, "speaking": flag})
+			sess.speakingNow.Store(flag)
+			s.broadcast(sess, OpSpeaking, sess.speakingEvent())
 		}
 	}
 }
@@ -363,6 +372,9 @@ func (s *Server) allocSSRC() uint32 {
 // mediaAddr is where Ready says media goes (the UDP mux).
 func (s *Server) mediaAddr() (string, int) {
 	if a, ok := s.cfg.Transport.Addr().(*net.UDPAddr); ok {
+		if s.cfg.MediaIP != "" {
+			return s.cfg.MediaIP, a.Port
+		}
 		return a.IP.String(), a.Port
 	}
 	return "", 0

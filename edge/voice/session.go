@@ -13,6 +13,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/accord-chat/accord/edge/sfu"
+	"github.com/accord-chat/accord/edge/sfu/discordudp"
 	"github.com/accord-chat/accord/edge/sfu/webrtcpeer"
 )
 
@@ -71,7 +72,8 @@ type session struct {
 	guild, user, channel  ID
 	token                 string
 	ssrc                  uint32
-	explicitSpeaking      atomic.Bool // the client sends Speaking itself
+	explicitSpeaking      atomic.Bool  // the client sends Speaking itself
+	speakingNow           atomic.Int32 // the Speaking flags last announced
 	mu                    sync.Mutex
 	conn                  *wsConn
 	detached              time.Time
@@ -79,6 +81,7 @@ type session struct {
 	replay                [][]byte // sequenced messages not yet acknowledged, oldest first
 	replaySeq             []int64
 	peer                  *webrtcpeer.Peer
+	native                *discordudp.Conn // its native UDP media, made at Ready
 	part                  *sfu.Participant
 	access                access
 	ended                 bool
@@ -276,13 +279,19 @@ func (s *Server) handle(wc *wsConn, sessp **session, f *frame) error {
 		}
 		sess.explicitSpeaking.Store(true)
 		if !sess.mutedNow() {
-			s.broadcast(sess, OpSpeaking, map[string]any{"user_id": idString(sess.user), "ssrc": sess.ssrc, "speaking": sp.Speaking})
+			sess.speakingNow.Store(int32(sp.Speaking))
+			s.broadcast(sess, OpSpeaking, sess.speakingEvent())
 		}
 		return nil
 	case OpVideo:
 		return nil // a WebRTC client's video travels in its SDP
 	}
 	return closeWith(CloseUnknownOpcode, "unknown opcode")
+}
+
+// speakingEvent is op 5 as others receive it for sess.
+func (sess *session) speakingEvent() map[string]any {
+	return map[string]any{"user_id": idString(sess.user), "ssrc": sess.ssrc, "speaking": int(sess.speakingNow.Load())}
 }
 
 func (sess *session) mutedNow() bool {
@@ -297,7 +306,8 @@ func idString(id ID) string { return strconv.FormatUint(uint64(id), 10) }
 // is in a channel this node hosts.
 func (s *Server) identify(wc *wsConn, id *identify) (*session, error) {
 	gid, uid := ID(id.ServerID), ID(id.UserID)
-	if err := s.tokens.Check(id.Token, uint64(gid), uint64(uid), id.SessionID); err != nil {
+	var err error
+	if err = s.tokens.Check(id.Token, uint64(gid), uint64(uid), id.SessionID); err != nil {
 		return nil, closeFor(err)
 	}
 	vs, ok := s.cfg.Engine.VoiceStates(gid)[uid]
@@ -326,10 +336,16 @@ func (s *Server) identify(wc *wsConn, id *identify) (*session, error) {
 	}
 	sess.attach(wc)
 	ip, port := s.mediaAddr()
+	modes := []string{}
+	if s.cfg.Native != nil {
+		if sess.native, err = s.cfg.Native.Expect(sess.ssrc); err != nil {
+			s.endSession(sess, CloseServerCrashed, "no media session")
+			return nil, closeWith(CloseServerCrashed, "no media session")
+		}
+		modes = discordudp.Modes
+	}
 	ready := map[string]any{"ssrc": sess.ssrc, "ip": ip, "port": port,
-		// Discord's UDP encryption modes belong to its native transport,
-		// which this server does not speak yet: WebRTC only.
-		"modes": []string{}, "experiments": []string{},
+		"modes": modes, "experiments": []string{},
 		"heartbeat_interval": s.cfg.HeartbeatInterval.Milliseconds()}
 	if s.cfg.ICEServers != nil {
 		ready["ice_servers"] = s.cfg.ICEServers(uid)
@@ -384,54 +400,89 @@ func (s *Server) resume(wc *wsConn, re *resume) (*session, error) {
 	return sess, nil
 }
 
-// selectProtocol starts the session's media: a WebRTC offer is answered
-// in Session Description and the client joins the channel's room. A
-// second Select Protocol is a renegotiation.
+// selectProtocol starts the session's media: WebRTC (the offer is
+// answered in Session Description) or Discord's native UDP (the key
+// is), and the client joins the channel's room. A second Select
+// Protocol renegotiates (WebRTC) or re-keys (UDP).
 func (s *Server) selectProtocol(sess *session, sp *selectProtocol) error {
-	if sp.Protocol != "webrtc" {
-		return closeWith(CloseUnknownProtocol, "unknown protocol: this server speaks webrtc")
+	switch sp.Protocol {
+	case "webrtc":
+		return s.selectWebRTC(sess, sp)
+	case "udp":
+		return s.selectUDP(sess, sp)
 	}
+	return closeWith(CloseUnknownProtocol, "unknown protocol: this server speaks udp and webrtc")
+}
+
+func (s *Server) selectWebRTC(sess *session, sp *selectProtocol) error {
 	offer := sp.offerSDP()
 	if offer == "" {
 		return closeWith(CloseBadRequest, "select protocol without an SDP offer")
 	}
 	sess.mu.Lock()
-	peer := sess.peer
+	peer, part := sess.peer, sess.part
 	sess.mu.Unlock()
 	if peer != nil {
 		return s.answer(sess, peer, offer)
+	}
+	if part != nil {
+		return closeWith(CloseBadRequest, "media already started over udp")
 	}
 	peer, err := s.cfg.Transport.NewPeer(sess.signal, sess.sources, s.log.With("user", sess.user))
 	if err != nil {
 		return err
 	}
-	room := s.room(sess.channel)
-	part, err := room.Join(uint64(sess.user), sess.ssrc, peer)
+	part, err = s.enterRoom(sess, peer)
 	if err != nil {
 		peer.Close()
-		return closeWith(CloseBadRequest, "already connected to this channel")
+		return err
 	}
 	sess.mu.Lock()
-	sess.peer, sess.part = peer, part
-	a := sess.access
+	sess.peer = peer
 	sess.mu.Unlock()
-	part.SetMuted(a.mute)
-	part.SetDeafened(a.deaf)
 	peer.Attach(part)
 	if err := s.answer(sess, peer, offer); err != nil {
 		return err
 	}
+	s.announce(sess)
+	return nil
+}
+
+// enterRoom makes the session a participant of its channel's room with
+// sub as its receiving side.
+func (s *Server) enterRoom(sess *session, sub sfu.Subscriber) (*sfu.Participant, error) {
+	part, err := s.room(sess.channel).Join(uint64(sess.user), sess.ssrc, sub)
+	if err != nil {
+		return nil, closeWith(CloseBadRequest, "already connected to this channel")
+	}
+	sess.mu.Lock()
+	sess.part = part
+	a := sess.access
+	sess.mu.Unlock()
+	part.SetMuted(a.mute)
+	part.SetDeafened(a.deaf)
+	return part, nil
+}
+
+// announce tells the room about a new participant and the participant
+// about the room: Clients Connect both ways, and the newcomer a Speaking
+// of each other participant, which is how Discord's clients learn whose
+// SSRC is whose (discord.js maps SSRCs from Speaking alone).
+func (s *Server) announce(sess *session) {
 	var others []string
-	for _, o := range s.roomSessions(sess.channel, sess) {
+	room := s.roomSessions(sess.channel, sess)
+	for _, o := range room {
 		others = append(others, idString(o.user))
 		o.send(OpClientsConnect, map[string]any{"user_ids": []string{idString(sess.user)}})
 	}
 	if len(others) > 0 {
 		sess.send(OpClientsConnect, map[string]any{"user_ids": others})
 	}
+	for _, o := range room {
+		sess.send(OpSpeaking, o.speakingEvent())
+	}
 	// Access may have changed between Identify and now.
 	s.reconcile(sess)
-	return nil
 }
 
 func (s *Server) answer(sess *session, peer *webrtcpeer.Peer, offer string) error {
@@ -515,8 +566,11 @@ func (s *Server) endSession(sess *session, code int, reason string) {
 		return
 	}
 	sess.ended = true
-	conn, peer, part := sess.conn, sess.peer, sess.part
+	conn, peer, part, native := sess.conn, sess.peer, sess.part, sess.native
 	sess.mu.Unlock()
+	if native != nil {
+		native.Close()
+	}
 	if conn != nil {
 		conn.close(code, reason)
 	}
