@@ -24,6 +24,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -82,6 +83,7 @@ func missing(t *testing.T, what string) {
 // accord is a node running in-process on a loopback port.
 type accord struct {
 	url  string // http://127.0.0.1:PORT
+	data string // its data directory
 	logs *lockedBuffer
 }
 
@@ -106,8 +108,9 @@ func startAccord(t *testing.T) *accord {
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	var n *node.Node
 	var err error
+	var cfg config.Config
 	for try := 0; try < 5; try++ {
-		cfg := config.Default()
+		cfg = config.Default()
 		cfg.Listen = freePort(t)
 		cfg.PublicURL = "http://" + cfg.Listen
 		cfg.Data = t.TempDir()
@@ -124,7 +127,7 @@ func startAccord(t *testing.T) *accord {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- n.Run(ctx) }()
-	a := &accord{url: "http://" + n.Addr(), logs: logs}
+	a := &accord{url: "http://" + n.Addr(), data: cfg.Data, logs: logs}
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
@@ -413,13 +416,15 @@ type botRun struct {
 
 	mu      sync.Mutex
 	replyID string // as the library reported it ("REPLY <id>")
+	heard   int    // voice packets it reported from the user ("HEARD <n>")
 }
 
 func newBotRun() *botRun {
 	return &botRun{ready: make(chan struct{}), done: make(chan error, 1)}
 }
 
-// line interprets one line of the bot protocol: READY, REPLY <id>.
+// line interprets one line of the bot protocol: READY, REPLY <id>,
+// HEARD <n>.
 func (b *botRun) line(l string) {
 	switch f := strings.Fields(l); {
 	case len(f) == 1 && f[0] == "READY":
@@ -431,6 +436,11 @@ func (b *botRun) line(l string) {
 	case len(f) == 2 && f[0] == "REPLY":
 		b.mu.Lock()
 		b.replyID = f[1]
+		b.mu.Unlock()
+	case len(f) == 2 && f[0] == "HEARD":
+		n, _ := strconv.Atoi(f[1])
+		b.mu.Lock()
+		b.heard = max(b.heard, n)
 		b.mu.Unlock()
 	}
 }
