@@ -54,6 +54,7 @@ var (
 	ErrMaxReactions       = newErr(400, 30010, "Maximum number of reactions reached (20)")
 	ErrMaxChannels        = newErr(400, 30013, "Maximum number of guild channels reached (500)")
 	ErrBanned             = newErr(403, 40007, "The user is banned from this guild.")
+	ErrTargetNotInVoice   = newErr(400, 40032, "Target user is not connected to voice")
 	ErrUsernameTaken      = newErr(400, 40061, "Username is unavailable")
 	ErrMissingAccess      = newErr(403, 50001, "Missing Access")
 	ErrInvalidAccountType = newErr(403, 50002, "Invalid account type")

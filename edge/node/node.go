@@ -134,7 +134,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, error
 		AttachmentKey: akey, FilesURL: cfg.CDNURL, MaxUpload: int64(cfg.MaxUploadMiB) << 20,
 		Engine: n.engine, Verifier: verifier, Limiter: n.limiter,
 		Logger: log.With("component", "rest"), AttachmentDir: filepath.Join(cfg.Data, "attachments"),
-		PublicURL: cfg.PublicURL, GatewayURL: wsURL, Registerer: n.reg,
+		PublicURL: cfg.PublicURL, GatewayURL: wsURL, Registerer: n.reg, Region: cfg.Region.Name,
 		Forward: newForwarder(n.raft, log.With("component", "forward")),
 	})
 	tconf, plainToo, err := publicTLS(cfg)

@@ -118,6 +118,8 @@ type memberBody struct {
 	Mute                       opt[bool]      `json:"mute"`
 	Deaf                       opt[bool]      `json:"deaf"`
 	CommunicationDisabledUntil opt[time.Time] `json:"communication_disabled_until"`
+	// ChannelID moves a member who is in voice (null disconnects them).
+	ChannelID opt[ID] `json:"channel_id"`
 }
 
 func (s *Server) modifyMember(r *request) (any, error) {
@@ -135,9 +137,25 @@ func (s *Server) modifyMember(r *request) (any, error) {
 		roles := body.Roles.V
 		mp.Roles = &roles
 	}
+	if body.ChannelID.Set && mp == (engine.MemberPatch{}) {
+		// A move alone: MOVE_MEMBERS is the permission it needs.
+		if err := s.eng.MoveVoiceMember(r.Context(), r.user.ID, gid, uid, body.ChannelID.V); err != nil {
+			return nil, err
+		}
+		m := s.eng.Members(gid, []ID{uid})[uid]
+		if m == nil {
+			return nil, apierr.ErrUnknownMember
+		}
+		return s.member(m), nil
+	}
 	m, err := s.eng.ModifyMember(r.Context(), r.user.ID, gid, uid, mp)
 	if err != nil {
 		return nil, err
+	}
+	if body.ChannelID.Set {
+		if err := s.eng.MoveVoiceMember(r.Context(), r.user.ID, gid, uid, body.ChannelID.V); err != nil {
+			return nil, err
+		}
 	}
 	return s.member(m), nil
 }

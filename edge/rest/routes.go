@@ -59,6 +59,8 @@ func (s *Server) routes() {
 	s.handle("PUT", "/guilds/{guild_id}/bans/{user_id}", 0, s.createBan)
 	s.handle("DELETE", "/guilds/{guild_id}/bans/{user_id}", 0, s.removeBan)
 	s.handle("GET", "/guilds/{guild_id}/invites", 0, s.guildInvites)
+	s.handle("GET", "/guilds/{guild_id}/regions", 0, s.guildVoiceRegions)
+	s.handle("GET", "/voice/regions", 0, s.voiceRegions)
 
 	// Channels.
 	s.handle("GET", "/channels/{channel_id}", 0, s.getChannel)

@@ -48,6 +48,8 @@ type Config struct {
 	PublicURL string
 	// GatewayURL is returned by GET /gateway ("ws://127.0.0.1:8080/gateway").
 	GatewayURL string
+	// Region is the name of this node's region (GET /voice/regions).
+	Region string
 	// MaxUpload bounds the files of one request, in bytes (Discord's
 	// default, 10 MiB, when 0).
 	MaxUpload int64

@@ -494,3 +494,44 @@ func TestMoveBetweenChannels(t *testing.T) {
 		return c2.Stream(stay.user.ID).Packets > 25 && cs.Stream(mover.user.ID).Packets > 25
 	})
 }
+
+// TestModeratorMovesAndDisconnects: PATCH member channel_id moves a
+// member in voice as on Discord (MOVE_MEMBERS; the member's client gets
+// a new VOICE_SERVER_UPDATE and its old voice session 4014) and null
+// disconnects; without MOVE_MEMBERS it is refused, and a member not in
+// voice cannot be moved (40032).
+func TestModeratorMovesAndDisconnects(t *testing.T) {
+	w := newWorld(t)
+	second := w.api.Must("POST", "/guilds/"+w.guild+"/channels", w.owner.Token, map[string]any{"name": "second", "type": 2}, 201)["id"].(string)
+	moved := w.joinVoice(w.member("moved"), w.voice)
+	c := moved.dial(t, w)
+	waitFor(t, "media up", c.Connected)
+	bystander := w.member("bystander")
+	path := "/guilds/" + w.guild + "/members/" + moved.user.ID
+
+	status, body := w.api.Call("PATCH", path, bystander.Token, map[string]any{"channel_id": second})
+	if status != 403 || body["code"] != float64(50013) {
+		t.Fatalf("a move without MOVE_MEMBERS: %d %v", status, body)
+	}
+	status, body = w.api.Call("PATCH", "/guilds/"+w.guild+"/members/"+bystander.ID, w.owner.Token, map[string]any{"channel_id": second})
+	if status != 400 || body["code"] != float64(40032) {
+		t.Fatalf("moving a member not in voice: %d %v, want 400 40032", status, body)
+	}
+
+	w.api.Must("PATCH", path, w.owner.Token, map[string]any{"channel_id": second}, 200)
+	moved.gw.Wait("VOICE_STATE_UPDATE", func(d map[string]any) bool { return d["user_id"] == moved.user.ID && d["channel_id"] == second })
+	su := moved.gw.Wait("VOICE_SERVER_UPDATE", nil)
+	waitFor(t, "the old voice session closed with 4014", func() bool { return c.CloseCode() == 4014 })
+	again := *moved
+	again.token, again.endpoint = su["token"].(string), su["endpoint"].(string)
+	c2 := again.dial(t, w)
+	waitFor(t, "media in the new channel", c2.Connected)
+
+	w.api.Must("PATCH", path, w.owner.Token, map[string]any{"channel_id": nil}, 200)
+	moved.gw.Wait("VOICE_STATE_UPDATE", func(d map[string]any) bool { return d["user_id"] == moved.user.ID && d["channel_id"] == nil })
+	waitFor(t, "the voice session closed with 4014", func() bool { return c2.CloseCode() == 4014 })
+	gid, _ := strconv.ParseUint(w.guild, 10, 64)
+	if vs := w.node.Engine().VoiceStates(engine.ID(gid)); len(vs) != 0 {
+		t.Fatalf("voice states after the disconnect: %v", vs)
+	}
+}
