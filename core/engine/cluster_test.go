@@ -318,7 +318,7 @@ func TestPresenceAndVoiceAreReplicated(t *testing.T) {
 	})
 	alive := func(nodes ...string) {
 		for _, n := range nodes {
-			if err := c.OnLeader(func(e *engine.Engine) error { return e.NodeAlive(ctx, n) }); err != nil {
+			if err := c.OnLeader(func(e *engine.Engine) error { return e.NodeAlive(ctx, n, "") }); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -395,7 +395,7 @@ func TestUnknownEntryHaltsTheShard(t *testing.T) {
 	}
 	ctx := context.Background()
 	if c.ShardOf(engine.AccountKey) != bad {
-		if err := c.OnLeader(func(e *engine.Engine) error { return e.NodeAlive(ctx, "n1") }); err != nil {
+		if err := c.OnLeader(func(e *engine.Engine) error { return e.NodeAlive(ctx, "n1", "") }); err != nil {
 			t.Fatalf("the accounts' shard stopped with shard %d: %v", bad, err)
 		}
 	}

@@ -77,8 +77,11 @@ type logEntry struct {
 	Sessions  *SessionUpdate   `json:"sess,omitempty"`
 	Presence  []PresenceChange `json:"pres,omitempty"`
 	Alive     string           `json:"alive,omitempty"` // a node's heartbeat
-	Gone      string           `json:"gone,omitempty"`  // a node declared dead
-	Voice     []VoiceChange    `json:"voice,omitempty"`
+	// Endpoint is the voice endpoint of the Alive node. Older binaries
+	// ignore it (they send no client to another node's voice server).
+	Endpoint string        `json:"endpoint,omitempty"`
+	Gone     string        `json:"gone,omitempty"` // a node declared dead
+	Voice    []VoiceChange `json:"voice,omitempty"`
 	// At is the proposer's clock, for state that records time: every
 	// replica must record the same.
 	At int64 `json:"at,omitempty"`

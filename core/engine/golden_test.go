@@ -88,7 +88,7 @@ func goldenTail(t *testing.T, e *engine.Engine) {
 	must(e.ClearReactions(ctx, u.ID, c.ID, ev.Message.ID, "🔥"))
 	_, err = e.DeleteChannel(ctx, u.ID, c.ID)
 	must(err)
-	must(e.NodeAlive(ctx, "node-a"))
+	must(e.NodeAlive(ctx, "node-a", ""))
 	must(e.ReplicateSessions(ctx, engine.SessionUpdate{Open: []engine.SessionRecord{
 		{ID: "golden-session", UserID: u.ID, Node: "node-a", Guilds: []engine.ID{gid}, Anchor: make([]uint64, e.Shards())}}}))
 	must(e.ReplicateSessions(ctx, engine.SessionUpdate{Close: []string{"golden-session"}}))

@@ -72,6 +72,9 @@ type presenceTable struct {
 	mu     sync.RWMutex
 	byUser map[ID]userPresence
 	nodes  map[string]int64 // node → last heartbeat (ms, proposer clock)
+	// endpoints: node → its voice endpoint, as its heartbeats announce
+	// it (other nodes send clients there).
+	endpoints map[string]string
 }
 
 // userPresence is one user's presence per node. A slice, not a map: a
@@ -150,15 +153,27 @@ func (e *Engine) SetPresence(ctx context.Context, node string, uid ID, p *Presen
 		At: e.now().UnixMilli()})
 }
 
-// NodeAlive records that node is up; SweepNodes forgets the presence and
-// voice states of nodes silent for too long (they died).
-func (e *Engine) NodeAlive(ctx context.Context, node string) error {
-	return e.proposeTo(ctx, AccountKey, &logEntry{Kind: entryPresence, Alive: node, At: e.now().UnixMilli()})
+// NodeAlive records that node is up, and where its voice endpoint is
+// (empty: it serves no voice); SweepNodes forgets the presence and voice
+// states of nodes silent for too long (they died) and moves the voice
+// channels they hosted.
+func (e *Engine) NodeAlive(ctx context.Context, node, endpoint string) error {
+	return e.proposeTo(ctx, AccountKey, &logEntry{Kind: entryPresence, Alive: node, Endpoint: endpoint, At: e.now().UnixMilli()})
+}
+
+// NodeEndpoint is the voice endpoint a live node announced.
+func (e *Engine) NodeEndpoint(node string) (string, bool) {
+	e.presence.mu.RLock()
+	defer e.presence.mu.RUnlock()
+	ep, ok := e.presence.endpoints[node]
+	return ep, ok && ep != ""
 }
 
 // SweepNodes: the account shard's leader drops the presence of nodes not
 // heard of for maxSilence, and each guild shard's leader the voice states
-// of their sessions.
+// of their sessions; a voice channel whose host died moves to the node
+// of one of its members (the first by user ID whose node lives), and
+// every member's gateway sends them the new VOICE_SERVER_UPDATE.
 func (e *Engine) SweepNodes(ctx context.Context, maxSilence time.Duration) {
 	now := e.now().UnixMilli()
 	e.presence.mu.RLock()
@@ -174,7 +189,7 @@ func (e *Engine) SweepNodes(ctx context.Context, maxSilence time.Duration) {
 	}
 	type gv struct {
 		gid ID
-		ch  VoiceChange
+		chs []VoiceChange
 	}
 	var ghosts []gv
 	e.gmu.RLock()
@@ -184,10 +199,8 @@ func (e *Engine) SweepNodes(ctx context.Context, maxSilence time.Duration) {
 		}
 		en.mu.Lock()
 		if en.state != nil {
-			for uid, vs := range en.state.Voice {
-				if !alive(vs.Node) {
-					ghosts = append(ghosts, gv{gid, VoiceChange{GuildID: gid, UserID: uid}})
-				}
+			if chs := rehost(gid, en.state.Voice, alive); len(chs) > 0 {
+				ghosts = append(ghosts, gv{gid, chs})
 			}
 		}
 		en.mu.Unlock()
@@ -201,7 +214,8 @@ func (e *Engine) SweepNodes(ctx context.Context, maxSilence time.Duration) {
 		}
 	}
 	for _, g := range ghosts {
-		_ = e.proposeTo(ctx, g.gid, &logEntry{Kind: entryVoice, Voice: []VoiceChange{g.ch}})
+		// One entry per guild: a channel's members move host together.
+		_ = e.proposeTo(ctx, g.gid, &logEntry{Kind: entryVoice, Voice: g.chs})
 	}
 }
 
@@ -230,6 +244,12 @@ func (e *Engine) applyPresence(le *logEntry, index uint64) []Event {
 	}
 	if le.Alive != "" {
 		t.nodes[le.Alive] = le.At
+		if le.Endpoint != "" {
+			if t.endpoints == nil {
+				t.endpoints = map[string]string{}
+			}
+			t.endpoints[le.Alive] = le.Endpoint
+		}
 	}
 	var evs []Event
 	change := func(uid ID, fn func()) {
@@ -258,6 +278,7 @@ func (e *Engine) applyPresence(le *logEntry, index uint64) []Event {
 	}
 	if le.Gone != "" {
 		delete(t.nodes, le.Gone)
+		delete(t.endpoints, le.Gone)
 		uids := make([]ID, 0)
 		for uid, m := range t.byUser {
 			if _, ok := m.get(le.Gone); ok {
@@ -299,6 +320,9 @@ type guildVoice struct {
 type presenceSnapshot struct {
 	ByUser map[ID]map[string]presenceEntry `json:"by_user"`
 	Nodes  map[string]int64                `json:"nodes"`
+	// Endpoints: node → voice endpoint (absent in snapshots of binaries
+	// without voice).
+	Endpoints map[string]string `json:"endpoints,omitempty"`
 }
 
 // presenceSnapshot copies the presence table for a snapshot: the nodes
@@ -315,15 +339,24 @@ func (e *Engine) presenceSnapshot() (ps *presenceSnapshot, byUser map[ID]userPre
 	for n, at := range e.presence.nodes {
 		ps.Nodes[n] = at
 	}
+	if len(e.presence.endpoints) > 0 {
+		ps.Endpoints = make(map[string]string, len(e.presence.endpoints))
+		for n, ep := range e.presence.endpoints {
+			ps.Endpoints[n] = ep
+		}
+	}
 	return ps, byUser
 }
 
 func (e *Engine) restorePresence(ps *presenceSnapshot) {
 	e.presence.mu.Lock()
 	defer e.presence.mu.Unlock()
-	e.presence.byUser, e.presence.nodes = map[ID]userPresence{}, map[string]int64{}
+	e.presence.byUser, e.presence.nodes, e.presence.endpoints = map[ID]userPresence{}, map[string]int64{}, map[string]string{}
 	if ps == nil {
 		return
+	}
+	for n, ep := range ps.Endpoints {
+		e.presence.endpoints[n] = ep
 	}
 	for uid, m := range ps.ByUser {
 		nodes := make([]string, 0, len(m))

@@ -176,6 +176,10 @@ func encodeSnapshot(w io.Writer, snap *shardSnapshot, pres map[ID]userPresence) 
 		}
 		js.raw(`},"nodes":`)
 		js.value(snap.Presence.Nodes)
+		if len(snap.Presence.Endpoints) > 0 {
+			js.raw(`,"endpoints":`)
+			js.value(snap.Presence.Endpoints)
+		}
 		js.raw("}")
 	}
 	js.raw("}\n")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/accord-chat/accord/core/apierr"
 	"github.com/accord-chat/accord/core/model"
@@ -215,4 +216,38 @@ func (s *State) setVoice(c VoiceChange) (Event, bool) {
 	st := *c.State
 	s.Voice[c.UserID] = &st
 	return Event{Type: "VOICE_STATE_UPDATE", GuildID: c.GuildID, Data: &VoiceEvent{GuildID: c.GuildID, UserID: c.UserID, State: &st, SessionID: st.SessionID}}, true
+}
+
+// rehost lists the voice changes a sweep makes in one guild: the states
+// of sessions on dead nodes go, and each channel whose host died moves
+// to the node of its first member (by user ID) that lives, so that all
+// of its members get the same new host. Deterministic: every leader
+// would decide the same.
+func rehost(gid ID, states map[ID]*VoiceState, alive func(string) bool) []VoiceChange {
+	uids := make([]ID, 0, len(states))
+	for uid := range states {
+		uids = append(uids, uid)
+	}
+	slices.Sort(uids)
+	var out []VoiceChange
+	newHost := map[ID]string{} // channel → its new host
+	for _, uid := range uids {
+		vs := states[uid]
+		if !alive(vs.Node) {
+			out = append(out, VoiceChange{GuildID: gid, UserID: uid})
+			continue
+		}
+		if vs.Host == "" || alive(vs.Host) {
+			continue
+		}
+		host, ok := newHost[vs.ChannelID]
+		if !ok {
+			host = vs.Node
+			newHost[vs.ChannelID] = host
+		}
+		st := *vs
+		st.Host, st.SelfVideo, st.SelfStream = host, false, false
+		out = append(out, VoiceChange{GuildID: gid, UserID: uid, State: &st})
+	}
+	return out
 }

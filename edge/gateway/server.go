@@ -53,6 +53,10 @@ type Config struct {
 	// a voice channel (VOICE_SERVER_UPDATE); without it op 4 only
 	// records voice states.
 	Voice VoiceServers
+	// VoiceEndpoint is this node's voice endpoint, announced to the
+	// region with the node's heartbeats so other nodes can send clients
+	// to the channels it hosts.
+	VoiceEndpoint string
 }
 
 // VoiceServers hands out voice servers. VoiceServer is called from a
@@ -431,7 +435,7 @@ func (s *Server) beat(ctx context.Context) {
 		defer s.bgWG.Done()
 		bctx, cancel := context.WithTimeout(ctx, nodeBeat)
 		defer cancel()
-		if err := s.eng.NodeAlive(bctx, s.nodeName()); err != nil && ctx.Err() == nil {
+		if err := s.eng.NodeAlive(bctx, s.nodeName(), s.cfg.VoiceEndpoint); err != nil && ctx.Err() == nil {
 			s.log.Warn("node heartbeat", "err", err)
 		}
 		s.eng.SweepNodes(bctx, nodeDeadAfter)

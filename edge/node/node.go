@@ -165,7 +165,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, error
 	n.gw = gateway.New(gateway.Config{
 		Engine: n.engine, Verifier: verifier, Renderer: n.api, Logger: log.With("component", "gateway"),
 		URL: wsURL, HeartbeatInterval: cfg.HeartbeatInterval, Registerer: n.reg, NodeName: RaftID(cfg.NodeID),
-		Voice: n.media.voice,
+		Voice: n.media.voice, VoiceEndpoint: n.media.voice.Endpoint(),
 	})
 	n.engine.SetPublisher(publishers{n.gw, n.media.voice})
 	mux := http.NewServeMux()

@@ -76,7 +76,7 @@ func openMedia(cfg config.Config, log *slog.Logger, reg prometheus.Registerer, e
 		mediaIP = cfg.Voice.PublicIPs[0]
 	}
 	m.voice, err = voice.New(voice.Config{Engine: eng, Transport: m.transport, Native: native, MediaIP: mediaIP, Key: key, NodeName: nodeName,
-		Endpoint: u.Host + "/voice", ICEServers: ice, Logger: log.With("component", "voice"), Registerer: reg})
+		Endpoint: u.Host + "/voice", Peers: eng.NodeEndpoint, ICEServers: ice, Logger: log.With("component", "voice"), Registerer: reg})
 	if err != nil {
 		m.close()
 		return nil, err

@@ -40,7 +40,8 @@ type Config struct {
 	// Endpoint is this node's voice endpoint as clients are given it:
 	// host[:port]/voice (clients add the scheme and ?v=8).
 	Endpoint string
-	// Peers gives the endpoint of another node of the region.
+	// Peers gives the endpoint of another node of the region (the one
+	// its heartbeats announced).
 	Peers func(node string) (endpoint string, ok bool)
 	// ICEServers gives the STUN/TURN servers (TURN credentials are made
 	// per user) handed to a client in Ready; nil: none.
@@ -135,6 +136,9 @@ func (s *Server) register(reg prometheus.Registerer) {
 // Tokens exposes the token issuer (tests forge and expire tokens).
 func (s *Server) Tokens() *Tokens { return s.tokens }
 
+// Endpoint is this node's voice endpoint (host[:port]/voice).
+func (s *Server) Endpoint() string { return s.cfg.Endpoint }
+
 // VoiceServer implements gateway.VoiceServers: a fresh token for the
 // session and the endpoint of the node that hosts the channel.
 func (s *Server) VoiceServer(guildID, userID ID, sessionID, host string) (string, string, error) {
@@ -145,7 +149,7 @@ func (s *Server) VoiceServer(guildID, userID ID, sessionID, host string) (string
 			return "", "", errors.New("voice: no endpoint known for node " + host)
 		}
 	}
-	return s.tokens.Issue(uint64(guildID), uint64(userID), sessionID), endpoint, nil
+	return s.tokens.Issue(uint64(guildID), uint64(userID), sessionID, host), endpoint, nil
 }
 
 // Publish (part of the node's engine publisher) notes the guilds whose

@@ -307,7 +307,7 @@ func idString(id ID) string { return strconv.FormatUint(uint64(id), 10) }
 func (s *Server) identify(wc *wsConn, id *identify) (*session, error) {
 	gid, uid := ID(id.ServerID), ID(id.UserID)
 	var err error
-	if err = s.tokens.Check(id.Token, uint64(gid), uint64(uid), id.SessionID); err != nil {
+	if err = s.tokens.Check(id.Token, uint64(gid), uint64(uid), id.SessionID, s.cfg.NodeName); err != nil {
 		return nil, closeFor(err)
 	}
 	vs, ok := s.cfg.Engine.VoiceStates(gid)[uid]

@@ -44,33 +44,40 @@ func NewTokens(root []byte, ttl time.Duration, now func() time.Time) *Tokens {
 
 const tokenBody = 8 + 8 + 8 + 8 // guild, user, expiry, nonce
 
-func (t *Tokens) mac(body []byte, session string) []byte {
+// mac binds a token to the gateway session and the node that hosts the
+// channel: a token a client got for one voice server is refused by the
+// others (NUL cannot occur in either name).
+func (t *Tokens) mac(body []byte, session, host string) []byte {
 	m := hmac.New(sha256.New, t.key)
 	m.Write(body)
 	m.Write([]byte(session))
+	m.Write([]byte{0})
+	m.Write([]byte(host))
 	return m.Sum(nil)[:16]
 }
 
-// Issue makes a token for the user's voice connection in the guild.
-func (t *Tokens) Issue(guildID, userID uint64, session string) string {
+// Issue makes a token for the user's voice connection in the guild, at
+// the voice server of node host.
+func (t *Tokens) Issue(guildID, userID uint64, session, host string) string {
 	b := make([]byte, tokenBody, tokenBody+16)
 	binary.BigEndian.PutUint64(b[0:], guildID)
 	binary.BigEndian.PutUint64(b[8:], userID)
 	binary.BigEndian.PutUint64(b[16:], uint64(t.now().Add(t.ttl).Unix()))
 	_, _ = rand.Read(b[24:32])
-	return base64.RawURLEncoding.EncodeToString(append(b, t.mac(b, session)...))
+	return base64.RawURLEncoding.EncodeToString(append(b, t.mac(b, session, host)...))
 }
 
-// Check verifies a token for the guild, user and session and, when it
-// is good, uses it up. It returns ErrTokenInvalid for a token not made
-// for them, ErrTokenExpired, or ErrTokenReused.
-func (t *Tokens) Check(token string, guildID, userID uint64, session string) error {
+// Check verifies a token for the guild, user and session at node host
+// (the one checking) and, when it is good, uses it up. It returns
+// ErrTokenInvalid for a token not made for them, ErrTokenExpired, or
+// ErrTokenReused.
+func (t *Tokens) Check(token string, guildID, userID uint64, session, host string) error {
 	raw, err := base64.RawURLEncoding.DecodeString(token)
 	if err != nil || len(raw) != tokenBody+16 {
 		return ErrTokenInvalid
 	}
 	body := raw[:tokenBody]
-	if !hmac.Equal(raw[tokenBody:], t.mac(body, session)) ||
+	if !hmac.Equal(raw[tokenBody:], t.mac(body, session, host)) ||
 		binary.BigEndian.Uint64(body[0:]) != guildID || binary.BigEndian.Uint64(body[8:]) != userID {
 		return ErrTokenInvalid
 	}

@@ -22,13 +22,14 @@ func TestTokens(t *testing.T) {
 	clock := func() time.Time { return now }
 	a := NewTokens([]byte("region secret"), time.Minute, clock)
 	b := NewTokens([]byte("region secret"), time.Minute, clock) // another node of the region
-	tok := a.Issue(1, 2, "sess")
+	tok := a.Issue(1, 2, "sess", "node-1")
 	for _, tc := range []struct {
 		name            string
 		tokens          *Tokens
 		token           string
 		guild, user     uint64
 		session         string
+		host            string // the node checking; "" is node-1, whose voice server the token names
 		want            error
 		advance         time.Duration
 		otherRootTokens bool
@@ -39,12 +40,15 @@ func TestTokens(t *testing.T) {
 		{name: "garbage", tokens: b, token: "%%%", guild: 1, user: 2, session: "sess", want: ErrTokenInvalid},
 		{name: "truncated", tokens: b, token: tok[:len(tok)-2], guild: 1, user: 2, session: "sess", want: ErrTokenInvalid},
 		{name: "another region's key", tokens: NewTokens([]byte("other"), time.Minute, clock), token: tok, guild: 1, user: 2, session: "sess", want: ErrTokenInvalid},
-		{name: "good on another node", tokens: b, token: tok, guild: 1, user: 2, session: "sess"},
-		{name: "reused on that node", tokens: b, token: tok, guild: 1, user: 2, session: "sess", want: ErrTokenReused},
-		{name: "good once here too", tokens: a, token: tok, guild: 1, user: 2, session: "sess"},
+		{name: "at a voice server it does not name", tokens: b, token: tok, guild: 1, user: 2, session: "sess", host: "node-2", want: ErrTokenInvalid},
+		{name: "good at the node it names", tokens: b, token: tok, guild: 1, user: 2, session: "sess"},
+		{name: "reused there", tokens: b, token: tok, guild: 1, user: 2, session: "sess", want: ErrTokenReused},
 		{name: "expired", tokens: NewTokens([]byte("region secret"), time.Minute, func() time.Time { return now.Add(time.Minute) }), token: tok, guild: 1, user: 2, session: "sess", want: ErrTokenExpired},
 	} {
-		if err := tc.tokens.Check(tc.token, tc.guild, tc.user, tc.session); !errors.Is(err, tc.want) {
+		if tc.host == "" {
+			tc.host = "node-1"
+		}
+		if err := tc.tokens.Check(tc.token, tc.guild, tc.user, tc.session, tc.host); !errors.Is(err, tc.want) {
 			t.Errorf("%s: %v, want %v", tc.name, err, tc.want)
 		}
 	}
@@ -60,12 +64,12 @@ func TestTokens(t *testing.T) {
 
 func FuzzTokenCheck(f *testing.F) {
 	tk := NewTokens([]byte("k"), time.Minute, nil)
-	f.Add(tk.Issue(1, 2, "s"), uint64(1), uint64(2), "s")
+	f.Add(tk.Issue(1, 2, "s", "h"), uint64(1), uint64(2), "s")
 	f.Add("", uint64(0), uint64(0), "")
 	f.Fuzz(func(t *testing.T, token string, g, u uint64, s string) {
 		// Anything but a token Issue made is refused with one of the
 		// three errors, never accepted.
-		err := tk.Check(token, g, u, s)
+		err := tk.Check(token, g, u, s, "h")
 		if err == nil && (g != 1 || u != 2 || s != "s") {
 			t.Fatalf("accepted %q for %d/%d/%q", token, g, u, s)
 		}

@@ -133,6 +133,13 @@ func (g *Gateway) read() {
 		if err := g.ws.ReadJSON(&m); err != nil {
 			return
 		}
+		if m.Op == 10 {
+			var hello struct {
+				Interval int `json:"heartbeat_interval"`
+			}
+			_ = json.Unmarshal(m.D, &hello)
+			go g.heartbeat(time.Duration(hello.Interval) * time.Millisecond)
+		}
 		if m.Op != 0 {
 			continue
 		}
@@ -148,12 +155,41 @@ func (g *Gateway) read() {
 	}
 }
 
+// heartbeat keeps the session alive (op 1) until the connection ends.
+func (g *Gateway) heartbeat(every time.Duration) {
+	if every <= 0 {
+		return
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-g.done:
+			return
+		case <-t.C:
+			g.wmu.Lock()
+			err := g.ws.WriteJSON(map[string]any{"op": 1, "d": nil})
+			g.wmu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}
+}
+
 // Wait returns the first event of type typ that match accepts (nil:
 // any), seen since the connection opened, waiting up to 30 s for one.
 // Each event is returned once.
 func (g *Gateway) Wait(typ string, match func(map[string]any) bool) map[string]any {
 	g.t.Helper()
-	deadline := time.After(30 * time.Second)
+	return g.WaitWithin(30*time.Second, typ, match)
+}
+
+// WaitWithin is Wait with its own patience (a fault takes the region
+// longer to notice than an event takes to arrive).
+func (g *Gateway) WaitWithin(patience time.Duration, typ string, match func(map[string]any) bool) map[string]any {
+	g.t.Helper()
+	deadline := time.After(patience)
 	for {
 		g.mu.Lock()
 		for i, e := range g.events {
@@ -169,7 +205,7 @@ func (g *Gateway) Wait(typ string, match func(map[string]any) bool) map[string]a
 		case <-g.done:
 			g.t.Fatalf("gateway closed while waiting for %s", typ)
 		case <-deadline:
-			g.t.Fatalf("no %s in 30 s", typ)
+			g.t.Fatalf("no %s in %v", typ, patience)
 		}
 	}
 }
