@@ -54,7 +54,7 @@ func openMedia(cfg config.Config, log *slog.Logger, reg prometheus.Registerer, e
 	native := discordudp.NewMux(udp, log.With("component", "voice-udp"))
 	native.Register(reg)
 	m := &media{udp: udp}
-	m.transport, err = webrtcpeer.New(webrtcpeer.Config{UDP: native, PublicIPs: cfg.Voice.PublicIPs, Logger: log.With("component", "webrtc")})
+	m.transport, err = webrtcpeer.New(webrtcpeer.Config{UDP: native, PublicIPs: cfg.Voice.PublicIPs, Logger: log.With("component", "webrtc"), Registerer: reg})
 	if err != nil {
 		udp.Close()
 		return nil, err

@@ -81,10 +81,16 @@ type Room struct {
 	mu     sync.Mutex
 	parts  map[uint64]*Participant
 	closed bool
+	meter  *Meter // immutable
 }
 
-// NewRoom makes an empty room.
-func NewRoom() *Room { return &Room{parts: map[uint64]*Participant{}} }
+// NewRoom makes an empty room that counts into m (nil: nowhere).
+func NewRoom(m *Meter) *Room {
+	if m == nil {
+		m = &discard
+	}
+	return &Room{parts: map[uint64]*Participant{}, meter: m}
+}
 
 // Participant is one user's connection to a room.
 type Participant struct {
@@ -310,6 +316,7 @@ func (t *Track) SetKeyFrameRequester(fn func()) { t.keyFrame.Store(&fn) }
 // RequestKeyFrame asks the sender for a key frame, if it can be asked.
 func (t *Track) RequestKeyFrame() {
 	if fn := t.keyFrame.Load(); fn != nil {
+		t.Owner.room.meter.KeyFrames.Add(1)
 		(*fn)()
 	}
 }
@@ -329,14 +336,28 @@ func (t *Track) Forward(p *rtp.Packet) {
 		}
 	}
 	blocked := t.Owner.muted.Load()
+	var out, held uint64
 	for _, d := range *t.downs.Load() {
 		if blocked || (audio && d.to.deafened.Load()) {
 			d.skipping = true
-			t.Withheld.Add(1)
+			held++
 			continue
 		}
 		d.write(p)
-		t.Out.Add(1)
+		out++
+	}
+	t.Out.Add(out)
+	t.Withheld.Add(held)
+	m := t.Owner.room.meter
+	size := uint64(len(p.Payload))
+	m.PacketsIn.Add(1)
+	m.BytesIn.Add(size)
+	if out > 0 {
+		m.PacketsOut.Add(out)
+		m.BytesOut.Add(out * size)
+	}
+	if held > 0 {
+		m.Withheld.Add(held)
 	}
 }
 

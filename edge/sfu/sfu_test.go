@@ -82,7 +82,7 @@ func consecutive(seqs []uint16) bool {
 }
 
 func TestForwarding(t *testing.T) {
-	r := NewRoom()
+	r := NewRoom(nil)
 	recs := []*recorder{newRecorder(), newRecorder(), newRecorder()}
 	parts := make([]*Participant, 3)
 	for i := range parts {
@@ -181,7 +181,7 @@ func TestForwarding(t *testing.T) {
 }
 
 func TestSpeakingFromAudioLevel(t *testing.T) {
-	r := NewRoom()
+	r := NewRoom(nil)
 	a, _ := r.Join(1, 1, newRecorder())
 	b, _ := r.Join(2, 2, newRecorder())
 	ta, _ := a.Publish(Audio, Microphone, opus, 1)
@@ -216,7 +216,7 @@ func TestSpeakingFromAudioLevel(t *testing.T) {
 // TestForwardDoesNotAllocate: forwarding a packet to receivers costs no
 // allocation (the transport's own writes are not counted here).
 func TestForwardDoesNotAllocate(t *testing.T) {
-	r := NewRoom()
+	r := NewRoom(nil)
 	p, _ := r.Join(1, 1, newRecorder())
 	for i := range 9 {
 		if _, err := r.Join(uint64(i+2), 0, discardSub{}); err != nil {
@@ -247,7 +247,7 @@ func (discardSink) WriteRTP(*rtp.Packet) error { return nil }
 // BenchmarkForward: one audio packet to the nine others of a channel of
 // ten, the SFU's own cost without a transport.
 func BenchmarkForward(b *testing.B) {
-	r := NewRoom()
+	r := NewRoom(nil)
 	p, _ := r.Join(1, 1, discardSub{})
 	for i := range 9 {
 		_, _ = r.Join(uint64(i+2), 0, discardSub{})
@@ -269,7 +269,7 @@ func FuzzForward(f *testing.F) {
 	f.Add(good)
 	f.Add([]byte{0x90, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0xbe, 0xde, 0, 1, 0x10, 0x99, 0, 0})
 	f.Add([]byte{})
-	r := NewRoom()
+	r := NewRoom(nil)
 	p, _ := r.Join(1, 1, discardSub{})
 	_, _ = r.Join(2, 2, newRecorder())
 	tr, _ := p.Publish(Audio, Microphone, opus, 1)

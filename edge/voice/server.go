@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -83,6 +84,8 @@ type Server struct {
 	tokens *Tokens
 	up     websocket.Upgrader
 
+	meter sfu.Meter // what this node's rooms forward
+
 	mu       sync.Mutex
 	sessions map[string]*session // by gateway session ID
 	rooms    map[ID]*sfu.Room    // by channel
@@ -131,6 +134,31 @@ func (s *Server) register(reg prometheus.Registerer) {
 		defer s.mu.Unlock()
 		return float64(len(s.rooms))
 	})
+	gauge("accord_voice_participants", "Participants in the voice channels this node hosts (with media started).", func() float64 {
+		n := 0
+		for _, r := range s.roomList() {
+			n += len(r.Participants())
+		}
+		return float64(n)
+	})
+	gauge("accord_voice_tracks", "Incoming media tracks (microphone, camera, screen) of those participants.", func() float64 {
+		n := 0
+		for _, r := range s.roomList() {
+			for _, p := range r.Participants() {
+				n += len(p.Tracks())
+			}
+		}
+		return float64(n)
+	})
+	counter := func(name, help string, v *atomic.Uint64) {
+		_ = reg.Register(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return float64(v.Load()) }))
+	}
+	counter("accord_voice_packets_in_total", "RTP packets the SFU received from senders, all transports.", &s.meter.PacketsIn)
+	counter("accord_voice_bytes_in_total", "RTP payload bytes the SFU received (rate() is the bitrate in).", &s.meter.BytesIn)
+	counter("accord_voice_packets_out_total", "RTP packets the SFU forwarded to receivers.", &s.meter.PacketsOut)
+	counter("accord_voice_bytes_out_total", "RTP payload bytes the SFU forwarded (rate() is the bitrate out).", &s.meter.BytesOut)
+	counter("accord_voice_packets_withheld_total", "Packets held back from receivers: server mute, no SPEAK, deafen.", &s.meter.Withheld)
+	counter("accord_voice_keyframes_requested_total", "Key frame requests passed on to video senders.", &s.meter.KeyFrames)
 }
 
 // Tokens exposes the token issuer (tests forge and expire tokens).
@@ -299,6 +327,17 @@ func (s *Server) reconcile(sess *session) {
 	sess.setAccess(a)
 }
 
+// roomList copies the rooms.
+func (s *Server) roomList() []*sfu.Room {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*sfu.Room, 0, len(s.rooms))
+	for _, r := range s.rooms {
+		out = append(out, r)
+	}
+	return out
+}
+
 func (s *Server) reportSpeaking(now time.Time) {
 	s.mu.Lock()
 	rooms := make(map[ID]*sfu.Room, len(s.rooms))
@@ -360,7 +399,7 @@ func (s *Server) room(channel ID) *sfu.Room {
 	defer s.mu.Unlock()
 	r := s.rooms[channel]
 	if r == nil {
-		r = sfu.NewRoom()
+		r = sfu.NewRoom(&s.meter)
 		s.rooms[channel] = r
 	}
 	return r

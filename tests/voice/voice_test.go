@@ -6,8 +6,10 @@ package voice_test
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -87,6 +89,29 @@ func newWorld(t *testing.T) *world {
 	w.voice = w.api.Must("POST", "/guilds/"+w.guild+"/channels", w.owner.Token, map[string]any{"name": "talk", "type": 2}, 201)["id"].(string)
 	w.code = w.api.Must("POST", "/channels/"+w.voice+"/invites", w.owner.Token, map[string]any{}, 200)["code"].(string)
 	return w
+}
+
+// metrics reads the node's /metrics (the test is local, so allowed):
+// each unlabelled sample by name.
+func (w *world) metrics() map[string]float64 {
+	w.t.Helper()
+	res, err := http.Get(w.base + "/metrics")
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	out := map[string]float64{}
+	for _, line := range strings.Split(string(raw), "\n") {
+		name, v, ok := strings.Cut(line, " ")
+		if !ok || strings.HasPrefix(name, "#") || strings.Contains(name, "{") {
+			continue
+		}
+		if f, err := strconv.ParseFloat(v, 64); err == nil {
+			out[name] = f
+		}
+	}
+	return out
 }
 
 // member registers a user who joins the guild.
@@ -270,6 +295,17 @@ func TestThreeClientsInOneChannel(t *testing.T) {
 		if s := cs[p[0]].Stream(users[p[1]].ID); s.Gaps != 0 || s.TSBackwards != 0 {
 			t.Fatalf("%s from %s after mute/deafen/SPEAK: %+v", names[p[0]], names[p[1]], s)
 		}
+	}
+
+	// The node's metrics saw the call: three participants with a track
+	// each, packets in and (twice as many) out, and the held-back ones.
+	m := w.metrics()
+	if m["accord_voice_participants"] != 3 || m["accord_voice_tracks"] != 3 || m["accord_voice_rooms"] != 1 {
+		t.Fatalf("participants %v, tracks %v, rooms %v; want 3, 3, 1", m["accord_voice_participants"], m["accord_voice_tracks"], m["accord_voice_rooms"])
+	}
+	in, out := m["accord_voice_packets_in_total"], m["accord_voice_packets_out_total"]
+	if in < 150 || out < in || out > 2*in || m["accord_voice_packets_withheld_total"] < 50 || m["accord_voice_bytes_out_total"] < 3*out {
+		t.Fatalf("packets in %v, out %v, withheld %v, bytes out %v", in, out, m["accord_voice_packets_withheld_total"], m["accord_voice_bytes_out_total"])
 	}
 
 	// Bob leaves the channel: his voice session ends with 4014 and the

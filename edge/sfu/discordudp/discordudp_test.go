@@ -199,7 +199,7 @@ func TestNativeSessionBothWays(t *testing.T) {
 			if err := conn.Start(mode, key, self); err != nil {
 				t.Fatal(err)
 			}
-			room := sfu.NewRoom()
+			room := sfu.NewRoom(nil)
 			bot, _ := room.Join(1, 1001, conn)
 			track, _ := bot.Publish(sfu.Audio, sfu.Microphone, sfu.Codec{MimeType: "audio/opus", ClockRate: 48000, Channels: 2}, 0)
 			conn.SetTrack(track)
@@ -263,7 +263,7 @@ func TestMediaGoesOnlyWhereProved(t *testing.T) {
 	if err := conn.Start(ModeAES256GCM, key, netip.MustParseAddrPort(victim.LocalAddr().String())); !errors.Is(err, ErrUndiscovered) {
 		t.Fatalf("Start at an undiscovered address: %v", err)
 	}
-	room := sfu.NewRoom()
+	room := sfu.NewRoom(nil)
 	_, _ = room.Join(1, 7, conn)
 	speaker, _ := room.Join(2, 8, &recorder{})
 	tr, _ := speaker.Publish(sfu.Audio, sfu.Microphone, sfu.Codec{MimeType: "audio/opus"}, 0)
@@ -336,7 +336,7 @@ func FuzzTake(f *testing.F) {
 		if c.Start(mode, key, netip.MustParseAddrPort("127.0.0.1:9")) != nil && mode != ModeXSalsa20 {
 			_ = c.Start(ModeAES256GCM, key, netip.MustParseAddrPort("127.0.0.1:9"))
 		}
-		room := sfu.NewRoom()
+		room := sfu.NewRoom(nil)
 		part, _ := room.Join(1, 9, c)
 		tr, _ := part.Publish(sfu.Audio, sfu.Microphone, sfu.Codec{}, 0)
 		c.SetTrack(tr)

@@ -35,6 +35,7 @@ type Sources func(video, screen bool)
 
 // Peer is one participant's PeerConnection.
 type Peer struct {
+	tr      *Transport
 	log     *slog.Logger
 	pc      *webrtc.PeerConnection
 	signal  Signal
@@ -68,7 +69,7 @@ func (t *Transport) NewPeer(signal Signal, sources Sources, log *slog.Logger) (*
 	if sources == nil {
 		sources = func(bool, bool) {}
 	}
-	p := &Peer{log: log, pc: pc, signal: signal, sources: sources,
+	p := &Peer{tr: t, log: log, pc: pc, signal: signal, sources: sources,
 		senders: map[*sfu.Track]*webrtc.RTPSender{}, inbound: map[*sfu.Track]bool{},
 		kick: make(chan struct{}, 1), done: make(chan struct{})}
 	pc.OnTrack(p.onTrack)
@@ -254,9 +255,20 @@ func (p *Peer) readRTCP(t *sfu.Track, s *webrtc.RTPSender) {
 			return
 		}
 		for _, pkt := range pkts {
-			switch pkt.(type) {
+			switch r := pkt.(type) {
 			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+				p.tr.plis.Inc()
 				t.RequestKeyFrame()
+			case *rtcp.TransportLayerNack:
+				n := 0
+				for _, pair := range r.Nacks {
+					n += len(pair.PacketList())
+				}
+				p.tr.nacked.Add(float64(n))
+			case *rtcp.ReceiverReport:
+				for _, rr := range r.Reports {
+					p.tr.loss.Observe(float64(rr.FractionLost) / 256)
+				}
 			}
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/pion/interceptor"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/accord-chat/accord/internal/pionlog"
 )
@@ -23,6 +24,8 @@ type Config struct {
 	// socket's own address (a node behind 1:1 NAT).
 	PublicIPs []string
 	Logger    *slog.Logger
+	// Registerer, when set, gets the transport's RTCP metrics.
+	Registerer prometheus.Registerer
 }
 
 // Transport makes Peers; it holds the node's UDP mux.
@@ -30,6 +33,11 @@ type Transport struct {
 	api *webrtc.API
 	mux *ice.UDPMuxDefault
 	log *slog.Logger
+
+	// What receivers report about the tracks forwarded to them.
+	nacked prometheus.Counter // packets asked for again (NACK)
+	plis   prometheus.Counter // key frames asked for (PLI, FIR)
+	loss   prometheus.Summary // fraction lost, per receiver report block
 }
 
 // New sets up the media engine (Opus; VP8, VP9, H264 with NACK, PLI,
@@ -67,7 +75,22 @@ func New(cfg Config) (*Transport, error) {
 		se.SetNAT1To1IPs(cfg.PublicIPs, webrtc.ICECandidateTypeHost)
 	}
 	api := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(se))
-	return &Transport{api: api, mux: mux, log: cfg.Logger}, nil
+	t := &Transport{api: api, mux: mux, log: cfg.Logger,
+		nacked: prometheus.NewCounter(prometheus.CounterOpts{Name: "accord_voice_nack_packets_total",
+			Help: "Packets that WebRTC receivers asked for again (NACK) on forwarded tracks."}),
+		plis: prometheus.NewCounter(prometheus.CounterOpts{Name: "accord_voice_keyframe_requests_total",
+			Help: "Key frames WebRTC receivers asked for (PLI, FIR) on forwarded tracks."}),
+		loss: prometheus.NewSummary(prometheus.SummaryOpts{Name: "accord_voice_receiver_loss_ratio",
+			Help: "Fraction of packets lost on the way to WebRTC receivers, one observation per receiver report block (rate(_sum)/rate(_count) is the mean)."}),
+	}
+	if cfg.Registerer != nil {
+		for _, c := range []prometheus.Collector{t.nacked, t.plis, t.loss} {
+			if err := cfg.Registerer.Register(c); err != nil {
+				return nil, fmt.Errorf("webrtcpeer: metrics: %w", err)
+			}
+		}
+	}
+	return t, nil
 }
 
 // Addr is the UDP address media arrives at.
