@@ -55,6 +55,10 @@ type VoiceChange struct {
 	GuildID ID          `json:"guild"`
 	UserID  ID          `json:"user"`
 	State   *VoiceState `json:"state,omitempty"`
+	// Rehost: State.Host is a new host for the whole channel (a sweep
+	// moving a dead host's channel) rather than a proposal that the
+	// channel's current host overrides.
+	Rehost bool `json:"rehost,omitempty"`
 }
 
 // VoiceEvent is the payload of VOICE_STATE_UPDATE. State is nil when the

@@ -29,14 +29,38 @@ func TestRehost(t *testing.T) {
 	got := rehost(7, states, alive)
 	want := []VoiceChange{
 		{GuildID: 7, UserID: 1},
-		{GuildID: 7, UserID: 2, State: moved(states[2], "n3")},
-		{GuildID: 7, UserID: 3, State: moved(states[3], "n3")},
-		{GuildID: 7, UserID: 5, State: moved(states[5], "n1")},
+		{GuildID: 7, UserID: 2, State: moved(states[2], "n3"), Rehost: true},
+		{GuildID: 7, UserID: 3, State: moved(states[3], "n3"), Rehost: true},
+		{GuildID: 7, UserID: 5, State: moved(states[5], "n1"), Rehost: true},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("rehost:\n got %+v\nwant %+v", got, want)
 	}
 	if got := rehost(7, map[ID]*VoiceState{4: vs(20, "n2", "n1")}, alive); len(got) != 0 {
 		t.Fatalf("a guild with live hosts changed: %+v", got)
+	}
+}
+
+// TestJoinKeepsTheChannelsHost: a join proposed with the joiner's own
+// node as host (its replica had not seen the first member yet) is given
+// the channel's host when applied; a rehost sets the host it names.
+func TestJoinKeepsTheChannelsHost(t *testing.T) {
+	s := &State{Voice: map[ID]*VoiceState{}}
+	s.setVoice(VoiceChange{GuildID: 1, UserID: 10, State: &VoiceState{ChannelID: 5, SessionID: "a", Node: "n1", Host: "n1"}})
+	s.setVoice(VoiceChange{GuildID: 1, UserID: 20, State: &VoiceState{ChannelID: 5, SessionID: "b", Node: "n2", Host: "n2"}})
+	if h := s.Voice[20].Host; h != "n1" {
+		t.Fatalf("second joiner's host %q, want the channel's n1", h)
+	}
+	s.setVoice(VoiceChange{GuildID: 1, UserID: 30, State: &VoiceState{ChannelID: 6, SessionID: "c", Node: "n3", Host: "n3"}})
+	if h := s.Voice[30].Host; h != "n3" {
+		t.Fatalf("first of another channel: host %q, want its own n3", h)
+	}
+	for _, uid := range []ID{10, 20} {
+		st := *s.Voice[uid]
+		st.Host = "n2"
+		s.setVoice(VoiceChange{GuildID: 1, UserID: uid, State: &st, Rehost: true})
+	}
+	if s.Voice[10].Host != "n2" || s.Voice[20].Host != "n2" {
+		t.Fatalf("after a rehost to n2: %q and %q", s.Voice[10].Host, s.Voice[20].Host)
 	}
 }

@@ -203,7 +203,12 @@ func (e *Engine) applyVoice(changes []VoiceChange) []Event {
 	return evs
 }
 
-// setVoice changes one voice state; it reports the event, if any.
+// setVoice changes one voice state; it reports the event, if any. A
+// joiner's Host is only a proposal: the node that proposed it decided on
+// its own replica, which may not yet have applied another member's join
+// through another node. Here, in log order, a channel that already has a
+// host keeps it (that of the member with the lowest user ID, should they
+// ever differ), so every member of a channel is sent to one SFU.
 func (s *State) setVoice(c VoiceChange) (Event, bool) {
 	old := s.Voice[c.UserID]
 	if c.State == nil {
@@ -214,6 +219,14 @@ func (s *State) setVoice(c VoiceChange) (Event, bool) {
 		return Event{Type: "VOICE_STATE_UPDATE", GuildID: c.GuildID, Data: &VoiceEvent{GuildID: c.GuildID, UserID: c.UserID, SessionID: old.SessionID}}, true
 	}
 	st := *c.State
+	if !c.Rehost {
+		var by ID
+		for other, vs := range s.Voice {
+			if other != c.UserID && vs.ChannelID == st.ChannelID && vs.Host != "" && (by == 0 || other < by) {
+				by, st.Host = other, vs.Host
+			}
+		}
+	}
 	s.Voice[c.UserID] = &st
 	return Event{Type: "VOICE_STATE_UPDATE", GuildID: c.GuildID, Data: &VoiceEvent{GuildID: c.GuildID, UserID: c.UserID, State: &st, SessionID: st.SessionID}}, true
 }
@@ -247,7 +260,7 @@ func rehost(gid ID, states map[ID]*VoiceState, alive func(string) bool) []VoiceC
 		}
 		st := *vs
 		st.Host, st.SelfVideo, st.SelfStream = host, false, false
-		out = append(out, VoiceChange{GuildID: gid, UserID: uid, State: &st})
+		out = append(out, VoiceChange{GuildID: gid, UserID: uid, State: &st, Rehost: true})
 	}
 	return out
 }
