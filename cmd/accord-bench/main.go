@@ -13,6 +13,7 @@
 //	accord-bench centrifugo --url http://127.0.0.1:8001 --api-key K --conns 15000 --procs 4 --rate 5/s --server-pid PID
 //	accord-bench fanout-table --accord-mem F[,F…] --centrifugo-mem F --accord-lat F --centrifugo-lat F
 //	accord-bench serve-pprof --pprof 127.0.0.1:6060 -- ACCORD-FLAGS
+//	accord-bench voice   --url http://127.0.0.1:8080 --tokens tokens.txt --channels 10 --size 10 --speakers 2 --server-pid PID
 //
 // rest registers one user per client (joined to a fresh guild through an
 // invite), then every client posts messages in a loop over its own
@@ -58,6 +59,10 @@
 // tcp-floor measures the same fan-out with no server at all: raw write(2)
 // to loopback sockets read by a separate epoll process (floor.go). What
 // it reports is the least any gateway can reach on the machine.
+//
+// voice measures the SFU with bots' UDP voice (voice.go): channels of
+// --size members with --speakers talking, the server's CPU per
+// down-track, loss, and send-to-receive latency through the node.
 //
 // serve-pprof runs an Accord node in this process with net/http/pprof, for
 // heap and CPU profiles of the gateway (the accord binary has none).
@@ -107,6 +112,8 @@ func main() {
 		err = runServePprof(os.Args[2:])
 	case "tcp-floor":
 		err = runTCPFloor(os.Args[2:])
+	case "voice":
+		err = runVoice(os.Args[2:])
 	case "tcp-floor-reader": // started by tcp-floor
 		err = runTCPFloorReader(os.Args[2:])
 	case "gateway-worker": // started by gateway and centrifugo, not by hand
@@ -139,6 +146,7 @@ func usage() {
   accord-bench fanout-table --accord-mem F --centrifugo-mem F --accord-lat F --centrifugo-lat F
   accord-bench serve-pprof --pprof ADDR -- ACCORD-FLAGS   (an accord node in-process, with pprof)
   accord-bench tcp-floor [--conns 10000] [--rate 5/s] [--duration 30s] [--size 932]   (raw TCP fan-out, no server)
+  accord-bench voice --url URL --tokens F --channels 10 --size 10 --speakers 2 --server-pid PID   (SFU forwarding, bots' UDP voice)
 run "accord-bench SUBCOMMAND -h" for every flag
 `)
 }

@@ -4,6 +4,7 @@
 package voice_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -569,5 +570,53 @@ func TestModeratorMovesAndDisconnects(t *testing.T) {
 	gid, _ := strconv.ParseUint(w.guild, 10, 64)
 	if vs := w.node.Engine().VoiceStates(engine.ID(gid)); len(vs) != 0 {
 		t.Fatalf("voice states after the disconnect: %v", vs)
+	}
+}
+
+// TestNativeAndWebRTCInOneChannel: the project's bot-style client
+// (Discord's UDP voice) and its WebRTC client hear each other through
+// the SFU, and the UDP client sees the WebRTC sender under the SSRC a
+// Speaking event named for them.
+func TestNativeAndWebRTCInOneChannel(t *testing.T) {
+	w := newWorld(t)
+	bot, user := w.joinVoice(w.member("udpbot"), w.voice), w.joinVoice(w.member("webuser"), w.voice)
+	var mu sync.Mutex
+	got := map[uint32]int{}
+	n, err := voiceclient.DialNative(context.Background(), voiceclient.NativeOptions{Options: bot.options(w),
+		OnPacket: func(ssrc uint32, _ uint16, payload []byte) {
+			if bytes.Equal(payload, []byte{0xfc, 0xff, 0xfe}) {
+				mu.Lock()
+				got[ssrc]++
+				mu.Unlock()
+			}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	c := user.dial(t, w)
+	sendAll(t, func(int) bool { return true }, c)
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				_ = n.Send([]byte("from the bot"))
+			}
+		}
+	}()
+	webSSRC := uint32(c.Ready["ssrc"].(float64))
+	waitFor(t, "each hears the other", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return got[webSSRC] >= 50 && c.Stream(bot.user.ID).Packets >= 50
+	})
+	if s := c.Stream(bot.user.ID); s.Gaps != 0 || !s.PayloadTypes[111] {
+		t.Fatalf("the bot's stream at the WebRTC client: %+v (payload type rewritten to the negotiated Opus one)", s)
 	}
 }
