@@ -309,6 +309,17 @@ func (c *Client) description(raw json.RawMessage) {
 
 func (c *Client) heartbeat(every time.Duration) {
 	defer c.wg.Done()
+	heartbeat(every, c.closeCh, func() {
+		c.mu.Lock()
+		ack := c.seqAck
+		c.mu.Unlock()
+		_ = c.Send(3, map[string]any{"t": time.Now().UnixMilli(), "seq_ack": ack})
+	})
+}
+
+// heartbeat calls beat every interval (Hello's; Discord's 13.75 s when it
+// gave none) until done closes.
+func heartbeat(every time.Duration, done <-chan struct{}, beat func()) {
 	if every <= 0 {
 		every = 13750 * time.Millisecond
 	}
@@ -316,13 +327,10 @@ func (c *Client) heartbeat(every time.Duration) {
 	defer t.Stop()
 	for {
 		select {
-		case <-c.closeCh:
+		case <-done:
 			return
 		case <-t.C:
-			c.mu.Lock()
-			ack := c.seqAck
-			c.mu.Unlock()
-			_ = c.Send(3, map[string]any{"t": time.Now().UnixMilli(), "seq_ack": ack})
+			beat()
 		}
 	}
 }
@@ -391,6 +399,18 @@ func (a *Audio) Run(ctx context.Context, loud func() bool) {
 			_ = a.Send(loud())
 		}
 	}
+}
+
+// Talk sends packets every 20 ms from a goroutine of its own (loud: at
+// speaking level) until the returned stop is called; stop waits for it.
+func (c *Client) Talk(loud func() bool) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c.Sender().Run(ctx, loud)
+	}()
+	return func() { cancel(); <-done }
 }
 
 // Stream returns a copy of what arrived from user.

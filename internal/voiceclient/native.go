@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -251,19 +250,9 @@ func (n *Native) readWS() {
 
 func (n *Native) heartbeat(every time.Duration) {
 	defer n.wg.Done()
-	if every <= 0 {
-		every = 13750 * time.Millisecond
-	}
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-n.done:
-			return
-		case <-t.C:
-			_ = n.send(3, map[string]any{"t": strconv.FormatInt(time.Now().UnixMilli(), 10), "seq_ack": n.seqAck.Load()})
-		}
-	}
+	heartbeat(every, n.done, func() {
+		_ = n.send(3, map[string]any{"t": time.Now().UnixMilli(), "seq_ack": n.seqAck.Load()})
+	})
 }
 
 // Close ends the connection and waits for its goroutines.

@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -62,11 +61,8 @@ func (w *voiceWorld) userTalks(t *testing.T) *voiceclient.Client {
 	if err != nil {
 		t.Fatalf("the user's voice client: %v", err)
 	}
-	ctx, stop := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { defer wg.Done(); c.Sender().Run(ctx, func() bool { return true }) }()
-	t.Cleanup(func() { stop(); wg.Wait(); c.Close() })
+	stop := c.Talk(func() bool { return true })
+	t.Cleanup(func() { stop(); c.Close() })
 	return c
 }
 

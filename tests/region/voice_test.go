@@ -2,7 +2,6 @@ package region_test
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
@@ -36,11 +35,8 @@ func (v *inVoice) talk(t *testing.T, guild string) *voiceclient.Client {
 	if err != nil {
 		t.Fatalf("voice connect to %s: %v", v.endpoint, err)
 	}
-	ctx, stop := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { defer wg.Done(); c.Sender().Run(ctx, func() bool { return true }) }()
-	t.Cleanup(func() { stop(); wg.Wait(); c.Close() })
+	stop := c.Talk(func() bool { return true })
+	t.Cleanup(func() { stop(); c.Close() })
 	return c
 }
 

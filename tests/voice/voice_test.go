@@ -165,16 +165,9 @@ func (j *joined) dial(t *testing.T, w *world) *voiceclient.Client {
 // sendAll has each client send a packet every 20 ms until the test ends;
 // loud(i) says whether client i is talking.
 func sendAll(t *testing.T, loud func(i int) bool, cs ...*voiceclient.Client) {
-	ctx, stop := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
 	for i, c := range cs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c.Sender().Run(ctx, func() bool { return loud(i) })
-		}()
+		t.Cleanup(c.Talk(func() bool { return loud(i) }))
 	}
-	t.Cleanup(func() { stop(); wg.Wait() })
 }
 
 func waitFor(t *testing.T, what string, cond func() bool) {
